@@ -1,0 +1,44 @@
+# The two entry points: `make run` and `make test` (CI calls `make test` through .ci/run).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint typecheck pytest install dev bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes; the stamp records what was installed.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "installing ga4-gateway into $(VENV) ..."
+	$(BIN)/python -m pip install --quiet --progress-bar off -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	@echo "installing development tools into $(VENV) ..."
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/ga4gw serve --host $(HOST) --port $(PORT)
+
+lint: dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: dev
+	$(BIN)/mypy
+
+pytest: dev
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,239 @@
+"""``ga4gw``: the operator's and analyst's command line.
+
+Errors print one line naming the setting or input to fix and exit with status 2
+(bad input or settings) or 1 (the operation failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import socket
+import sys
+from collections.abc import Sequence
+
+import httpx
+
+from . import runfile
+from .auth import SCOPES, TokenAuthority
+from .errors import GatewayError, SettingsError
+from .keys import load_keyrings
+from .settings import SPECS, Settings, load_settings
+
+__all__ = ["main"]
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class CommandError(GatewayError):
+    """A command failed for a reason the user can act on; ``status`` is the exit code."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _duration(text: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 12h or 90d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not name=value")
+    return name, value
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    owner = runfile.read(settings.data_dir)
+    if owner is not None:
+        raise CommandError(
+            f"another gateway (pid {owner.pid}, {owner.url}) owns {settings.data_dir}; "
+            "stop it or set GA4GW_DATA_DIR to another directory",
+            2,
+        )
+    host = args.host or settings.host
+    port = settings.port if args.port is None else args.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); set GA4GW_PORT or --port", 2) from None
+    bound = sock.getsockname()[1]
+    settings = settings.replace(host=host, port=bound)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, log_level=settings.log_level, access_log=args.access_log, server_header=False, timeout_graceful_shutdown=10
+    )
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}"
+    app.state.listen_url = url
+    logging.getLogger("ga4gw").info("listening on %s (data directory %s)", url, settings.data_dir)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        runfile.clear(settings.data_dir)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from warehouse import Warehouse, migrate
+
+    if runfile.read(settings.data_dir) is not None and settings.dsn.startswith("chdb://"):
+        print("the running gateway applied the migrations at its start; nothing to do", file=sys.stderr)
+        return 0
+    wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
+    applied = migrate(wh, settings.retention_months)
+    print(f"applied migrations {applied}" if applied else "the schema is up to date")
+    return 0
+
+
+def _sql(settings: Settings, args: argparse.Namespace) -> int:
+    query = sys.stdin.read() if args.query in (None, "-") else args.query
+    params = dict(args.param or [])
+    owner = runfile.read(settings.data_dir)
+    if owner is not None:
+        _say(args, f"via the gateway at {owner.url} (pid {owner.pid})")
+        data = _sql_via_gateway(settings, owner, query, params, args.format)
+    else:
+        from warehouse import Warehouse, parse_dsn
+
+        _say(args, f"no gateway owns {settings.data_dir}; opening {parse_dsn(settings.dsn)!r} directly")
+        wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
+        data = wh.raw(
+            query, params, {"readonly": 1}, None if re.search(r"\bFORMAT\s+\w+\s*;?\s*$", query, re.I) else args.format
+        )
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return 0
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if args.verbose:
+        print(f"ga4gw: {message}", file=sys.stderr)
+
+
+def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], fmt: str) -> bytes:
+    _, api = load_keyrings(settings)
+    token = TokenAuthority(api).issue("cli", ["sql:read"], 300)
+    url_params = {"default_format": fmt, **{f"param_{k}": v for k, v in params.items()}}
+    try:
+        response = httpx.post(
+            f"{owner.url}/clickhouse/",
+            params=url_params,
+            content=query.encode(),
+            auth=("cli", token),
+            timeout=settings.sql_max_seconds + 10,
+        )
+    except httpx.HTTPError as exc:
+        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    if response.status_code != 200:
+        raise CommandError(response.text.strip())
+    return response.content
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    _, api = load_keyrings(settings)
+    try:
+        print(TokenAuthority(api).issue(args.subject, args.scope, args.ttl))
+    except ValueError as exc:
+        raise CommandError(f"--scope: {exc}", 2) from None
+    return 0
+
+
+def _settings_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    if args.markdown:
+        print("| variable | default | what it does |\n|---|---|---|")
+        for spec in SPECS:
+            default = f"`{spec.default}`" if spec.default else "(empty)"
+            print(f"| `{spec.env}` | {default} | {spec.help} |")
+        return 0
+    for spec in SPECS:
+        value = getattr(settings, spec.name)
+        shown = ("(set)" if str(value) else "(empty)") if spec.secret else value
+        print(f"{spec.env}={shown}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ga4gw", description="ga4-gateway: first-party email tracking for GA4")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (HTTP server)")
+    serve.add_argument("--host", help="address to listen on (default: GA4GW_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on, 0 for any free port (default: GA4GW_PORT)")
+    serve.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    serve.set_defaults(run=_serve)
+
+    sub.add_parser("migrate", help="apply pending warehouse migrations").set_defaults(run=_migrate)
+
+    sql = sub.add_parser("sql", help="run a read-only query on the warehouse and print the result")
+    sql.add_argument("query", nargs="?", help="the SQL; '-' or nothing reads it from standard input")
+    sql.add_argument("--format", default="TabSeparated", help="any ClickHouse output format (default TabSeparated)")
+    sql.add_argument("-v", "--verbose", action="store_true", help="say on stderr which way the query went")
+    sql.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a value for a {NAME:Type} placeholder; repeatable",
+    )
+    sql.set_defaults(run=_sql)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    issue = token.add_parser("issue", help="mint an API token (JWT) and print it")
+    issue.add_argument(
+        "--scope", action="append", required=True, help=f"repeatable; one of {', '.join(sorted(SCOPES))}"
+    )
+    issue.add_argument("--subject", default="operator", help="who the token is for (shows in audit records)")
+    issue.add_argument("--ttl", type=_duration, default=_duration("90d"), help="lifetime, e.g. 30m, 12h, 90d")
+    issue.set_defaults(run=_token)
+
+    show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
+    show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")
+    show.set_defaults(run=_settings_cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ga4gw`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        _logging(settings)
+        status: int = args.run(settings, args)
+        return status
+    except SettingsError as exc:
+        print(f"ga4gw: setting {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"ga4gw: {exc}", file=sys.stderr)
+        return exc.status
+    except Exception as exc:
+        from warehouse import WarehouseError
+
+        if isinstance(exc, WarehouseError):
+            print(f"ga4gw: warehouse: {exc.message}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

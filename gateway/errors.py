@@ -1,0 +1,47 @@
+"""Errors of the gateway package.
+
+    GatewayError                  base of everything raised here
+    +-- SettingsError             a setting has a bad value (names the variable)
+    +-- AuthError                 an API token was refused (maps to 401/403)
+        +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
+        +-- ScopeMissing          valid token without the scope the route needs
+
+HTTP mapping happens once, in ``gateway.app``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AuthError", "GatewayError", "ScopeMissing", "SettingsError", "TokenInvalid"]
+
+
+class GatewayError(Exception):
+    """Base of the gateway's own errors."""
+
+
+class SettingsError(GatewayError):
+    """A setting is wrong; ``variable`` is the environment variable (or file) to fix."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+        self.message = message
+
+
+class AuthError(GatewayError):
+    """An API token was refused; ``status`` is the HTTP status to answer with."""
+
+    status = 401
+
+
+class TokenInvalid(AuthError):
+    """The token is missing, malformed, badly signed, expired, or for another issuer or audience."""
+
+
+class ScopeMissing(AuthError):
+    """The token is valid but lacks ``scope``."""
+
+    status = 403
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"the token lacks the scope {scope!r}")
+        self.scope = scope

@@ -1,0 +1,34 @@
+"""Liveness and readiness: ``GET /healthz`` (the process answers) and ``GET /readyz`` (it can do its job)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+__all__ = ["routes"]
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """200 when the warehouse answers and its migrations are applied; else 503 with the details."""
+    state = await request.app.state.warehouse_link.state()
+    migrations = state.migrations
+    body = {
+        "status": "ready" if state.ready else "not ready",
+        "warehouse": {
+            "reachable": state.reachable,
+            "embedded": request.app.state.warehouse_link.target.embedded,
+            "schema_version": migrations.current if migrations else None,
+            "latest_version": migrations.latest if migrations else None,
+            "error": state.error,
+        },
+    }
+    return JSONResponse(body, status_code=200 if state.ready else 503)
+
+
+def routes() -> list[Route]:
+    return [Route("/healthz", healthz, methods=["GET", "HEAD"]), Route("/readyz", readyz, methods=["GET", "HEAD"])]

@@ -1,0 +1,302 @@
+"""The gateway's settings: one frozen object, read once at start.
+
+Sources, later ones winning: the defaults below, an optional TOML file named by
+``GA4GW_CONFIG`` (keys are the setting names in lower case without the prefix,
+e.g. ``data_dir = "/srv/ga4gw"``), then ``GA4GW_*`` environment variables.
+
+Every setting is declared once in ``SPECS`` with its type, default and help line;
+the README's settings table is checked against that list by a test. Secrets are
+held in ``starlette.datastructures.Secret`` so that they never show in a repr or a log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Secret
+
+from .errors import SettingsError
+
+__all__ = ["PREFIX", "SPECS", "SettingSpec", "Settings", "load_settings", "parse_keyring"]
+
+PREFIX = "GA4GW_"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its field name, how to parse it, its default and what it is for."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: str
+    help: str
+    expected: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name.upper()
+
+
+def _str(value: str) -> str:
+    return value.strip()
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value.strip())
+        if not lo <= number <= hi:
+            raise ValueError(f"{number} is outside {lo}..{hi}")
+        return number
+
+    return parse
+
+
+def _float_positive(value: str) -> float:
+    number = float(value.strip())
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number
+
+
+def _http_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+def _dsn(value: str) -> str:
+    value = value.strip()
+    if value and not value.startswith(("chdb://", "http://", "https://")):
+        raise ValueError("unknown scheme")
+    return value
+
+
+def _identifier(value: str) -> str:
+    value = value.strip()
+    if value and not value.replace("_", "").replace("-", "").isalnum():
+        raise ValueError("only letters, digits, '_' and '-'")
+    return value
+
+
+def _measurement_id(value: str) -> str:
+    value = value.strip()
+    if value and not (value.startswith("G-") and value[2:].isalnum()):
+        raise ValueError("not a G-XXXXXXX measurement id")
+    return value
+
+
+def _log_level(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("debug", "info", "warning", "error"):
+        raise ValueError("unknown level")
+    return value
+
+
+def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
+    """Parse ``kid:secret,kid2:secret2`` (newest first) into pairs; an empty value is an empty ring."""
+    pairs: list[tuple[str, str]] = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError("each key must be written key_id:secret")
+        if not kid.isalnum():
+            raise ValueError("a key id may only hold letters and digits")
+        if len(secret) < 32:
+            raise ValueError(f"the secret of key {kid!r} is shorter than 32 characters")
+        if kid in dict(pairs):
+            raise ValueError(f"key id {kid!r} appears twice")
+        pairs.append((kid, secret))
+    return tuple(pairs)
+
+
+def _keyring_text(value: str) -> str:
+    parse_keyring(value)  # validate now, keep the text wrapped in a Secret
+    return value.strip()
+
+
+_KEYRING = "comma-separated key_id:secret pairs, newest first, secrets of 32+ characters"
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "data_dir",
+        _str,
+        "./var",
+        "Directory for the local store, generated dev keys and the embedded warehouse.",
+        "a directory path",
+    ),
+    SettingSpec(
+        "warehouse_dsn",
+        _dsn,
+        "",
+        "ClickHouse to use: chdb://PATH (embedded) or http(s)://user:pass@host:port/db. "
+        "Empty means chdb://<data_dir>/warehouse.",
+        "chdb://PATH or http(s)://user:password@host:port/database",
+        secret=True,
+    ),
+    SettingSpec(
+        "clickhouse_cluster",
+        _identifier,
+        "",
+        "ClickHouse cluster name; when set, migrations use ON CLUSTER, "
+        "Replicated engines and Distributed tables. Empty means a single node.",
+        "a cluster name",
+    ),
+    SettingSpec(
+        "retention_months",
+        _int_range(1, 120),
+        "14",
+        "How long events stay in the warehouse (a TTL on tables).",
+        "a whole number of months, 1 to 120",
+    ),
+    SettingSpec("host", _str, "127.0.0.1", "Address `ga4gw serve` listens on.", "an IP address or host name"),
+    SettingSpec("port", _int_range(0, 65535), "8080", "Port `ga4gw serve` listens on.", "a port number, 0 to 65535"),
+    SettingSpec(
+        "public_url",
+        _http_url,
+        "http://127.0.0.1:8080",
+        "Public base URL of the tracking domain; tracked links and pixels start with it.",
+        "an http(s) URL",
+    ),
+    SettingSpec(
+        "signing_keys",
+        _keyring_text,
+        "",
+        "Keys that sign tracking links and pixels. Empty means keys "
+        "generated into the data directory (development only).",
+        _KEYRING,
+        secret=True,
+    ),
+    SettingSpec(
+        "api_keys",
+        _keyring_text,
+        "",
+        "Keys that sign API tokens (JWT HS256). Empty means keys generated into the data directory (development only).",
+        _KEYRING,
+        secret=True,
+    ),
+    SettingSpec(
+        "ga4_measurement_id",
+        _measurement_id,
+        "",
+        "GA4 measurement id. Empty (or no secret) runs the GA4 relay dry: payloads are validated and kept, not sent.",
+        "G-XXXXXXXXXX",
+    ),
+    SettingSpec(
+        "ga4_api_secret",
+        _str,
+        "",
+        "Measurement Protocol API secret of the GA4 data stream.",
+        "the secret from GA4's admin",
+        secret=True,
+    ),
+    SettingSpec(
+        "ga4_origin",
+        _http_url,
+        "https://www.google-analytics.com",
+        "Measurement Protocol origin; https://region1.google-analytics.com for EU collection.",
+        "an http(s) URL",
+    ),
+    SettingSpec(
+        "sql_max_seconds",
+        _float_positive,
+        "60",
+        "Longest run of one query on the analyst SQL interface.",
+        "a positive number of seconds",
+    ),
+    SettingSpec(
+        "sql_max_result_rows",
+        _int_range(0, 10**12),
+        "10000000",
+        "Most rows one analyst query may return through the gateway (0 = no limit).",
+        "a whole number",
+    ),
+    SettingSpec(
+        "log_level", _log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, parsed. Build it with ``load_settings``; secrets are ``Secret`` values."""
+
+    data_dir: Path
+    warehouse_dsn: Secret
+    clickhouse_cluster: str
+    retention_months: int
+    host: str
+    port: int
+    public_url: str
+    signing_keys: Secret
+    api_keys: Secret
+    ga4_measurement_id: str
+    ga4_api_secret: Secret
+    ga4_origin: str
+    sql_max_seconds: float
+    sql_max_result_rows: int
+    log_level: str
+    config_file: Path | None = None
+
+    @property
+    def dsn(self) -> str:
+        """The warehouse DSN in clear text, for the warehouse client only."""
+        return str(self.warehouse_dsn) or f"chdb://{self.data_dir / 'warehouse'}"
+
+    @property
+    def ga4_dry_run(self) -> bool:
+        return not (self.ga4_measurement_id and str(self.ga4_api_secret))
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError("GA4GW_CONFIG", f"the file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError("GA4GW_CONFIG", f"{path} is not valid TOML: {exc}") from None
+    known = {spec.name for spec in SPECS}
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise SettingsError("GA4GW_CONFIG", f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+        values[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the environment (and the TOML file it names).
+
+    A bad value raises ``SettingsError`` naming the variable and what it expects;
+    the value itself is not repeated when the setting is a secret.
+    """
+    env = os.environ if environ is None else environ
+    config_path = env.get(PREFIX + "CONFIG", "").strip()
+    from_file = _read_toml(Path(config_path)) if config_path else {}
+    values: dict[str, Any] = {}
+    for spec in SPECS:
+        raw = env.get(spec.env, from_file.get(spec.name, spec.default))
+        try:
+            parsed = spec.parse(raw)
+        except ValueError as exc:
+            shown = "" if spec.secret else f" (got {raw!r})"
+            raise SettingsError(spec.env, f"expected {spec.expected}{shown}: {exc}") from None
+        values[spec.name] = Secret(parsed) if spec.secret else parsed
+    values["data_dir"] = Path(values["data_dir"]).expanduser()
+    settings = Settings(**values, config_file=Path(config_path) if config_path else None)
+    return settings.replace(**overrides) if overrides else settings

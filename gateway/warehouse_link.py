@@ -1,0 +1,86 @@
+"""The gateway's connection to the warehouse, kept alive in the background.
+
+A ClickHouse server may be down when the gateway starts or later; the gateway keeps
+serving (the hot path never queries ClickHouse) and reports it in ``/readyz``. The
+embedded engine either opens at start or the start fails with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
+
+from warehouse import MigrationStatus, Warehouse, WarehouseError, migrate, parse_dsn, status
+
+from .settings import Settings
+
+__all__ = ["WarehouseLink", "WarehouseState"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WarehouseState:
+    """What ``/readyz`` reports about the warehouse."""
+
+    reachable: bool
+    migrations: MigrationStatus | None
+    error: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.reachable and self.migrations is not None and self.migrations.up_to_date
+
+
+class WarehouseLink:
+    """Opens the warehouse, applies migrations, and re-connects while it is unreachable."""
+
+    def __init__(self, settings: Settings, *, retry_seconds: float = 5.0) -> None:
+        self._settings = settings
+        self._retry = retry_seconds
+        self.warehouse: Warehouse | None = None
+        self.last_error = ""
+        self.target = parse_dsn(settings.dsn)
+
+    def _open(self) -> Warehouse:
+        wh = Warehouse(self.target, cluster=self._settings.clickhouse_cluster)
+        applied = migrate(wh, self._settings.retention_months)
+        if applied:
+            log.info("warehouse migrated to version %d", max(applied))
+        return wh
+
+    async def open(self) -> None:
+        """Open now; an embedded engine that cannot open is fatal, a server is retried later."""
+        try:
+            self.warehouse = await anyio.to_thread.run_sync(self._open)
+            self.last_error = ""
+        except WarehouseError as exc:
+            if self.target.embedded:
+                raise
+            self.last_error = exc.message
+            log.error("warehouse %r unreachable, retrying every %.0fs: %s", self.target, self._retry, exc.message)
+
+    async def keep_connected(self) -> None:
+        """Runs for the app's lifetime: re-opens the warehouse while it is missing."""
+        while True:
+            await anyio.sleep(self._retry)
+            if self.warehouse is None:
+                await self.open()
+
+    async def state(self) -> WarehouseState:
+        wh = self.warehouse
+        if wh is None:
+            return WarehouseState(False, None, self.last_error or "not connected yet")
+        try:
+            migrations = await anyio.to_thread.run_sync(status, wh, self._settings.retention_months)
+        except WarehouseError as exc:
+            return WarehouseState(False, None, exc.message)
+        return WarehouseState(True, migrations)
+
+    def close(self) -> None:
+        if self.warehouse is not None:
+            self.warehouse.close()
+            self.warehouse = None

@@ -1,0 +1,38 @@
+"""ClickHouse for ga4-gateway: the only package that talks to clickhouse-connect.
+
+Offers a client made from a DSN (embedded chDB or a server), versioned migrations
+rendered for a single node or a cluster, the event row and a batched idempotent writer.
+"""
+
+from .client import Target, Warehouse, parse_dsn
+from .errors import (
+    ConfigurationError,
+    MigrationError,
+    QueryError,
+    WarehouseError,
+    WarehouseUnavailable,
+)
+from .events import EVENT_COLUMN_NAMES, EventRow
+from .migrate import MigrationStatus, migrate, status
+from .schema import MIGRATIONS, Dialect
+from .writer import EventWriter, batch_token
+
+__all__ = [
+    "EVENT_COLUMN_NAMES",
+    "MIGRATIONS",
+    "ConfigurationError",
+    "Dialect",
+    "EventRow",
+    "EventWriter",
+    "MigrationError",
+    "MigrationStatus",
+    "QueryError",
+    "Target",
+    "Warehouse",
+    "WarehouseError",
+    "WarehouseUnavailable",
+    "batch_token",
+    "migrate",
+    "parse_dsn",
+    "status",
+]

@@ -1,0 +1,174 @@
+"""The warehouse schema as versioned migrations, rendered for a single node or a cluster.
+
+A table is declared once (columns, engine family, order, partition, TTL) and
+rendered by ``Dialect``: on a single node as a plain ``MergeTree``-family table;
+with a cluster name as a ``Replicated*`` table ``<name>_local`` created
+``ON CLUSTER`` plus a ``Distributed`` table ``<name>`` over it, so that every
+query and insert keeps using the plain name.
+
+Migrations only ever append: a released migration is never edited, a new one is
+added. Each statement is idempotent (``IF NOT EXISTS``) so a run interrupted
+half-way can simply run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["EVENT_COLUMNS", "MIGRATIONS", "Dialect", "Migration", "Table"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table declaration, independent of single-node or cluster deployment."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    engine: str = "MergeTree"  # family name: MergeTree, ReplacingMergeTree, ...
+    engine_args: str = ""  # e.g. the version column of ReplacingMergeTree
+    order_by: str = "tuple()"
+    partition_by: str = ""
+    ttl_column: str = ""  # a DateTime64 column; the TTL is retention months after it
+    shard_key: str = "rand()"
+    settings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How DDL is written for one deployment: database, optional cluster, retention."""
+
+    database: str = "default"
+    cluster: str = ""
+    retention_months: int = 14
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+
+    def qualified(self, name: str) -> str:
+        return f"`{self.database}`.`{name}`"
+
+    def storage_name(self, table: Table) -> str:
+        """The table that holds the parts: the ``_local`` one on a cluster."""
+        return f"{table.name}_local" if self.cluster else table.name
+
+    def ttl(self, table: Table) -> str:
+        return f"toDateTime({table.ttl_column}) + toIntervalMonth({self.retention_months})"
+
+    def create(self, table: Table) -> list[str]:
+        """CREATE statements for ``table`` (one on a single node, two on a cluster)."""
+        columns = ",\n    ".join(f"`{name}` {kind}" for name, kind in table.columns)
+        storage = self.storage_name(table)
+        if self.cluster:
+            zk_path = f"'/clickhouse/tables/{{shard}}/{self.database}/{storage}'"
+            args = ", ".join(a for a in (zk_path, "'{replica}'", table.engine_args) if a)
+            engine = f"Replicated{table.engine}({args})"
+        else:
+            engine = f"{table.engine}({table.engine_args})"
+        clauses = [f"ENGINE = {engine}"]
+        if table.partition_by:
+            clauses.append(f"PARTITION BY {table.partition_by}")
+        clauses.append(f"ORDER BY {table.order_by}")
+        if table.ttl_column:
+            clauses.append(f"TTL {self.ttl(table)}")
+        window = "replicated_deduplication_window" if self.cluster else "non_replicated_deduplication_window"
+        table_settings = {(window if k == "deduplication_window" else k): v for k, v in table.settings}
+        if table_settings:
+            clauses.append("SETTINGS " + ", ".join(f"{k} = {v}" for k, v in table_settings.items()))
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.qualified(storage)}{self.on_cluster}\n(\n    {columns}\n)\n"
+            + "\n".join(clauses)
+        ]
+        if self.cluster:
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {self.qualified(table.name)}{self.on_cluster} "
+                f"AS {self.qualified(storage)} "
+                f"ENGINE = Distributed(`{self.cluster}`, `{self.database}`, `{storage}`, {table.shard_key})"
+            )
+        return statements
+
+    def create_view(self, name: str, select: str) -> list[str]:
+        """A plain view; on a cluster it exists on every node and reads the Distributed tables."""
+        return [f"CREATE VIEW IF NOT EXISTS {self.qualified(name)}{self.on_cluster} AS\n{select}"]
+
+    def modify_ttl(self, table: Table) -> str:
+        return f"ALTER TABLE {self.qualified(self.storage_name(table))}{self.on_cluster} MODIFY TTL {self.ttl(table)}"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema version: a number, a name and the statements that bring the schema to it."""
+
+    version: int
+    name: str
+    build: Callable[[Dialect], list[str]] = field(repr=False)
+
+    def statements(self, dialect: Dialect) -> list[str]:
+        return self.build(dialect)
+
+    def checksum(self, dialect: Dialect) -> str:
+        return hashlib.sha256("\n;\n".join(self.statements(dialect)).encode()).hexdigest()[:16]
+
+
+MIGRATIONS_TABLE = Table(
+    name="schema_migrations",
+    columns=(
+        ("version", "UInt32"),
+        ("name", "String"),
+        ("checksum", "String"),
+        ("applied_at", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree",
+    order_by="version",
+)
+
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "String"),
+    ("event_time", "DateTime64(3, 'UTC')"),
+    ("received_at", "DateTime64(3, 'UTC')"),
+    ("event_name", "LowCardinality(String)"),
+    ("source", "LowCardinality(String)"),  # open, click, server, mp, conversion
+    ("campaign_id", "String"),
+    ("variant", "LowCardinality(String)"),
+    ("link_id", "String"),
+    ("recipient", "String"),  # the sender's opaque subscriber key or a keyed pseudonym, never an email
+    ("person_id", "String"),
+    ("ga_client_id", "String"),
+    ("user_id", "String"),
+    ("session_id", "String"),
+    ("verdict", "LowCardinality(String)"),  # human, apple_mpp, image_proxy, scanner, prefetch, unknown
+    ("verdict_reasons", "Array(LowCardinality(String))"),
+    ("consent", "Map(LowCardinality(String), LowCardinality(String))"),
+    ("ip_truncated", "String"),
+    ("user_agent", "String"),
+    ("url", "String"),
+    ("value", "Decimal(18, 6)"),
+    ("currency", "LowCardinality(String)"),
+    ("transaction_id", "String"),
+    ("params", "Map(String, String)"),
+)
+
+EVENTS = Table(
+    name="events",
+    columns=EVENT_COLUMNS,
+    # Duplicates share every sorting-key column (an event id always carries the same
+    # campaign, name and time), so background merges collapse any that slip past the
+    # insert deduplication tokens; exact queries use FINAL or count distinct event ids.
+    engine="ReplacingMergeTree",
+    order_by="(campaign_id, event_name, event_time, event_id)",
+    partition_by="toYYYYMM(event_time)",
+    ttl_column="event_time",
+    shard_key="cityHash64(event_id)",
+    settings=(("deduplication_window", "10000"),),
+)
+
+
+def _initial(d: Dialect) -> list[str]:
+    return d.create(EVENTS)
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "events table", _initial),)
+
+TTL_TABLES: tuple[Table, ...] = (EVENTS,)
