@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import jwt
+from starlette.requests import Request
 
 from .errors import ScopeMissing, TokenInvalid
 from .keys import Keyring
 
-__all__ = ["AUDIENCE", "ISSUER", "SCOPES", "Principal", "TokenAuthority"]
+__all__ = ["AUDIENCE", "ISSUER", "SCOPES", "Principal", "TokenAuthority", "authenticate"]
 
 ISSUER = "ga4gw"
 AUDIENCE = "ga4gw-api"
@@ -101,3 +102,14 @@ class TokenAuthority:
             raise TokenInvalid(f"the token was refused: {exc}") from None
         scopes = frozenset(str(claims.get("scope", "")).split())
         return Principal(subject=str(claims["sub"]), scopes=scopes, token_id=str(claims.get("jti", "")))
+
+
+def authenticate(request: Request, scope: str) -> Principal:
+    """The principal of the request's bearer token, which must grant ``scope``; raises ``AuthError``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenInvalid("send an API token as 'Authorization: Bearer <token>'")
+    authority: TokenAuthority = request.app.state.authority
+    principal = authority.verify(token.strip())
+    principal.require(scope)
+    return principal

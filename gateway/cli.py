@@ -81,7 +81,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.replace(host=host, port=bound)
     app = create_app(settings)
     config = uvicorn.Config(
-        app, log_level=settings.log_level, access_log=args.access_log, server_header=False, timeout_graceful_shutdown=10
+        app,
+        log_level=settings.log_level,
+        access_log=args.access_log,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        proxy_headers=True,
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     url = f"http://{'[' + host + ']' if ':' in host else host}:{bound}"
     app.state.listen_url = url
@@ -131,8 +137,7 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], fmt: str) -> bytes:
-    _, api = load_keyrings(settings)
-    token = TokenAuthority(api).issue("cli", ["sql:read"], 300)
+    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["sql:read"], 300)
     url_params = {"default_format": fmt, **{f"param_{k}": v for k, v in params.items()}}
     try:
         response = httpx.post(
@@ -150,9 +155,8 @@ def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, par
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
-    _, api = load_keyrings(settings)
     try:
-        print(TokenAuthority(api).issue(args.subject, args.scope, args.ttl))
+        print(TokenAuthority(load_keyrings(settings).api).issue(args.subject, args.scope, args.ttl))
     except ValueError as exc:
         raise CommandError(f"--scope: {exc}", 2) from None
     return 0

@@ -182,7 +182,7 @@ class ClickHouseInterface:
         named = _TRAILING_FORMAT.search(sql)
         fmt = named.group(1) if named else params.get("default_format", "TabSeparated")
         binds = {name[len("param_") :]: _unescape(value) for name, value in params.items() if name.startswith("param_")}
-        wh: Warehouse | None = request.app.state.warehouse_link.warehouse
+        wh: Warehouse | None = request.app.state.warehouse_link.reader
         if wh is None:
             raise _ClickHouseError(210, "NETWORK_ERROR", "gateway: the warehouse is unreachable, see /readyz")
         try:

@@ -3,15 +3,16 @@
     GatewayError                  base of everything raised here
     +-- SettingsError             a setting has a bad value (names the variable)
     +-- AuthError                 an API token was refused (maps to 401/403)
-        +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
-        +-- ScopeMissing          valid token without the scope the route needs
+    |   +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
+    |   +-- ScopeMissing          valid token without the scope the route needs
+    +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
 
 HTTP mapping happens once, in ``gateway.app``.
 """
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "GatewayError", "ScopeMissing", "SettingsError", "TokenInvalid"]
+__all__ = ["AuthError", "GatewayError", "InvalidRequest", "ScopeMissing", "SettingsError", "TokenInvalid"]
 
 
 class GatewayError(Exception):
@@ -45,3 +46,13 @@ class ScopeMissing(AuthError):
     def __init__(self, scope: str) -> None:
         super().__init__(f"the token lacks the scope {scope!r}")
         self.scope = scope
+
+
+class InvalidRequest(GatewayError):
+    """A request body that cannot be used; ``fields`` maps each wrong field (a dotted path) to what is wrong."""
+
+    def __init__(self, detail: str, fields: dict[str, str] | None = None, status: int = 422) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields or {}
+        self.status = status

@@ -14,7 +14,11 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the warehouse answers and its migrations are applied; else 503 with the details."""
+    """200 when the warehouse answers and its migrations are applied; else 503 with the details.
+
+    The outbox's depth and the pipeline's last error are reported too: during a warehouse outage
+    the edge keeps accepting hits into the outbox, which this shows growing.
+    """
     state = await request.app.state.warehouse_link.state()
     migrations = state.migrations
     body = {
@@ -27,6 +31,15 @@ async def readyz(request: Request) -> JSONResponse:
             "error": state.error,
         },
     }
+    pipeline = getattr(request.app.state, "pipeline", None)
+    if pipeline is not None:
+        flow = pipeline.state()
+        body["outbox"] = {
+            "pending": flow.pending,
+            "oldest_age_seconds": round(flow.oldest_age_seconds, 3),
+            "shipped": flow.shipped,
+            "last_error": flow.last_error,
+        }
     return JSONResponse(body, status_code=200 if state.ready else 503)
 
 

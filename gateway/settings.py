@@ -12,6 +12,7 @@ held in ``starlette.datastructures.Secret`` so that they never show in a repr or
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -102,6 +103,37 @@ def _log_level(value: str) -> str:
     return value
 
 
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("not a boolean")
+
+
+def _optional_url(value: str) -> str:
+    return _http_url(value) if value.strip() else ""
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    for item in items:
+        ipaddress.ip_network(item, strict=False)
+    return items
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(item.strip().lower() for item in value.split(",") if item.strip())
+
+
+def _sync(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("full", "normal"):
+        raise ValueError("unknown mode")
+    return value
+
+
 def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
     """Parse ``kid:secret,kid2:secret2`` (newest first) into pairs; an empty value is an empty ring."""
     pairs: list[tuple[str, str]] = []
@@ -188,6 +220,132 @@ SPECS: tuple[SettingSpec, ...] = (
         secret=True,
     ),
     SettingSpec(
+        "pseudonym_keys",
+        _keyring_text,
+        "",
+        "Keys of the keyed pseudonyms (HMAC-SHA256) of emails and other "
+        "identifiers. Empty means keys generated into the data directory (development only).",
+        _KEYRING,
+        secret=True,
+    ),
+    SettingSpec(
+        "link_ttl_days",
+        _int_range(0, 3650),
+        "0",
+        "Default lifetime of new tracking links; an expired link "
+        "still redirects but is recorded as expired. 0 means no expiry.",
+        "a whole number of days, 0 to 3650",
+    ),
+    SettingSpec(
+        "fallback_url",
+        _optional_url,
+        "",
+        "Where a tampered or unknown click link goes. Empty shows a small 'link not valid' page (404).",
+        "an http(s) URL or empty",
+    ),
+    SettingSpec(
+        "utm_override",
+        _bool,
+        "false",
+        "Replace utm_* parameters the destination already has (default: keep them).",
+        "true or false",
+    ),
+    SettingSpec(
+        "utm_source",
+        _str,
+        "newsletter",
+        "utm_source added to click redirects (utm_medium is always email).",
+        "a short word",
+    ),
+    SettingSpec(
+        "landing_param",
+        _identifier,
+        "ga4gw_lt",
+        "Query parameter that carries the landing token on the redirect to the shop.",
+        "a parameter name",
+    ),
+    SettingSpec(
+        "landing_token_ttl",
+        _int_range(60, 1800),
+        "1800",
+        "Lifetime of the landing token in seconds (at most 30 minutes).",
+        "60 to 1800 seconds",
+    ),
+    SettingSpec(
+        "track_unsubscribe", _bool, "false", "Rewrite unsubscribe links into tracked links too.", "true or false"
+    ),
+    SettingSpec(
+        "ip_v4_prefix",
+        _int_range(0, 32),
+        "24",
+        "Bits of an IPv4 address kept in the warehouse (0 keeps none). The full address is only used in memory.",
+        "0 to 32",
+    ),
+    SettingSpec(
+        "ip_v6_prefix",
+        _int_range(0, 128),
+        "48",
+        "Bits of an IPv6 address kept in the warehouse (0 keeps none).",
+        "0 to 128",
+    ),
+    SettingSpec(
+        "trusted_proxies",
+        _networks,
+        "127.0.0.1",
+        "Addresses or networks of reverse proxies whose X-Forwarded-For is believed.",
+        "comma-separated IPs or CIDRs",
+    ),
+    SettingSpec(
+        "scanner_markers",
+        _words,
+        "",
+        "Extra user-agent substrings that mark a link scanner, added to the built-in list.",
+        "comma-separated words",
+    ),
+    SettingSpec(
+        "apple_networks",
+        _networks,
+        "17.0.0.0/8",
+        "Networks Apple's Mail Privacy Protection fetches from.",
+        "comma-separated CIDRs",
+    ),
+    SettingSpec(
+        "scanner_networks",
+        _networks,
+        "",
+        "Networks (e.g. security vendors' datacenters) whose hits are scanners.",
+        "comma-separated CIDRs",
+    ),
+    SettingSpec(
+        "outbox_max_events",
+        _int_range(1000, 10**9),
+        "1000000",
+        "Most events the local outbox holds while "
+        "the warehouse is behind or down; past it new hits are answered but not recorded (and counted).",
+        "a whole number, 1000 or more",
+    ),
+    SettingSpec(
+        "outbox_sync",
+        _sync,
+        "full",
+        "SQLite synchronous mode of the outbox: full survives power loss, normal only a process crash.",
+        "full or normal",
+    ),
+    SettingSpec(
+        "pipeline_batch_rows",
+        _int_range(1, 100000),
+        "1000",
+        "Rows per warehouse insert from the outbox.",
+        "1 to 100000",
+    ),
+    SettingSpec(
+        "pipeline_max_delay",
+        _float_positive,
+        "1.0",
+        "Longest wait, in seconds, before a partial batch is written to the warehouse.",
+        "a positive number of seconds",
+    ),
+    SettingSpec(
         "ga4_measurement_id",
         _measurement_id,
         "",
@@ -242,6 +400,24 @@ class Settings:
     public_url: str
     signing_keys: Secret
     api_keys: Secret
+    pseudonym_keys: Secret
+    link_ttl_days: int
+    fallback_url: str
+    utm_override: bool
+    utm_source: str
+    landing_param: str
+    landing_token_ttl: int
+    track_unsubscribe: bool
+    ip_v4_prefix: int
+    ip_v6_prefix: int
+    trusted_proxies: tuple[str, ...]
+    scanner_markers: tuple[str, ...]
+    apple_networks: tuple[str, ...]
+    scanner_networks: tuple[str, ...]
+    outbox_max_events: int
+    outbox_sync: str
+    pipeline_batch_rows: int
+    pipeline_max_delay: float
     ga4_measurement_id: str
     ga4_api_secret: Secret
     ga4_origin: str

@@ -42,20 +42,21 @@ class WarehouseLink:
         self._settings = settings
         self._retry = retry_seconds
         self.warehouse: Warehouse | None = None
+        self.reader: Warehouse | None = None  # its own connection, for the read-only analyst interface
         self.last_error = ""
         self.target = parse_dsn(settings.dsn)
 
-    def _open(self) -> Warehouse:
+    def _open(self) -> tuple[Warehouse, Warehouse]:
         wh = Warehouse(self.target, cluster=self._settings.clickhouse_cluster)
         applied = migrate(wh, self._settings.retention_months)
         if applied:
             log.info("warehouse migrated to version %d", max(applied))
-        return wh
+        return wh, wh.reader()
 
     async def open(self) -> None:
         """Open now; an embedded engine that cannot open is fatal, a server is retried later."""
         try:
-            self.warehouse = await anyio.to_thread.run_sync(self._open)
+            self.warehouse, self.reader = await anyio.to_thread.run_sync(self._open)
             self.last_error = ""
         except WarehouseError as exc:
             if self.target.embedded:
@@ -81,6 +82,7 @@ class WarehouseLink:
         return WarehouseState(True, migrations)
 
     def close(self) -> None:
-        if self.warehouse is not None:
-            self.warehouse.close()
-            self.warehouse = None
+        for wh in (self.reader, self.warehouse):
+            if wh is not None:
+                wh.close()
+        self.warehouse = self.reader = None

@@ -1,6 +1,9 @@
-"""Pseudonymous identity: keyed pseudonyms with key rotation, the identity graph, landing tokens.
+"""Pseudonymous identity: keyed pseudonyms with key rotation, landing tokens (the identity graph comes next).
 
-Nothing is offered yet; the identity-graph issue fills this package. It may import ``warehouse`` only.
+It may import ``warehouse`` only.
 """
 
-__all__: list[str] = []
+from .landing import LANDING_AUDIENCE, LandingClaims, LandingTokens
+from .pseudonym import Pseudonymizer, normalize_email
+
+__all__ = ["LANDING_AUDIENCE", "LandingClaims", "LandingTokens", "Pseudonymizer", "normalize_email"]

@@ -106,6 +106,14 @@ class Warehouse:
         """Open the warehouse a DSN names (see the module docstring)."""
         return cls(parse_dsn(dsn), cluster=cluster)
 
+    def reader(self) -> Warehouse:
+        """Another connection to the same warehouse, for read-only analyst queries.
+
+        Read-only mode can stick to a chDB connection once a query set it, so analysts get their own
+        connection and the pipeline's inserts never inherit it.
+        """
+        return Warehouse(self.target, cluster=self.cluster)
+
     @property
     def database(self) -> str:
         return self.target.database
@@ -181,6 +189,16 @@ class Warehouse:
             except ClickHouseError as exc:
                 raise _wrap(exc) from None
         return len(rows)
+
+    def insert_raw(self, table: str, data: bytes, fmt: str, settings: Mapping[str, Any] | None = None) -> None:
+        """Insert rows already encoded in a ClickHouse input format (e.g. ``JSONCompactEachRow``)."""
+        if not data:
+            return
+        with self._lock:
+            try:
+                self._client.raw_insert(table, None, data, settings=dict(settings or {}), fmt=fmt)
+            except ClickHouseError as exc:
+                raise _wrap(exc) from None
 
     def ping(self) -> bool:
         """True when the warehouse answers a trivial query."""

@@ -169,6 +169,50 @@ def _initial(d: Dialect) -> list[str]:
     return d.create(EVENTS)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "events table", _initial),)
+# A person is behind a hit when the verdict says human or an image proxy fetching as they open.
+_PEOPLE = "verdict IN ('human', 'image_proxy')"
+
+
+def _engagement_views(d: Dialect) -> list[str]:
+    """Raw and human counts. A later human event of a recipient upgrades their earlier machine opens:
+    whoever clicked (as a person) or opened as a person counts as a human opener of that email."""
+    events = d.qualified("events")
+    per_recipient = f"""SELECT
+    campaign_id,
+    variant,
+    recipient,
+    countIf(source = 'open') AS opens_raw,
+    countIf(source = 'open' AND {_PEOPLE}) AS opens_human,
+    countIf(source = 'click') AS clicks_raw,
+    countIf(source = 'click' AND {_PEOPLE}) AS clicks_human,
+    minIf(event_time, source = 'open') AS first_open_at,
+    minIf(event_time, {_PEOPLE}) AS first_human_at,
+    countIf({_PEOPLE}) > 0 AS opened_human,
+    groupUniqArrayIf(verdict, NOT {_PEOPLE}) AS machine_verdicts
+FROM {events} FINAL
+WHERE source IN ('open', 'click') AND recipient != ''
+GROUP BY campaign_id, variant, recipient"""
+    per_campaign = f"""SELECT
+    campaign_id,
+    countIf(source = 'open') AS opens_raw,
+    countIf(source = 'open' AND {_PEOPLE}) AS opens_human,
+    countIf(source = 'click') AS clicks_raw,
+    countIf(source = 'click' AND {_PEOPLE}) AS clicks_human,
+    uniqExactIf(recipient, source = 'open' AND recipient != '') AS openers_raw,
+    uniqExactIf(recipient, {_PEOPLE} AND recipient != '') AS openers_human,
+    uniqExactIf(recipient, source = 'click' AND recipient != '') AS clickers_raw,
+    uniqExactIf(recipient, source = 'click' AND {_PEOPLE} AND recipient != '') AS clickers_human,
+    countIf(source = 'open' AND verdict = 'apple_mpp') AS opens_apple_mpp,
+    countIf(verdict IN ('scanner', 'prefetch')) AS hits_scanner
+FROM {events} FINAL
+WHERE source IN ('open', 'click')
+GROUP BY campaign_id"""
+    return d.create_view("email_engagement", per_recipient) + d.create_view("campaign_engagement", per_campaign)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "events table", _initial),
+    Migration(2, "email and campaign engagement views", _engagement_views),
+)
 
 TTL_TABLES: tuple[Table, ...] = (EVENTS,)

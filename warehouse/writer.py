@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from .client import Warehouse
-from .events import EVENT_COLUMN_NAMES, EventRow
+from .events import EventRow
 
 __all__ = ["EventWriter", "batch_token"]
 
@@ -61,13 +61,21 @@ class EventWriter:
 
     def write(self, rows: Sequence[EventRow]) -> int:
         """Insert ``rows`` now, in deterministic batches; returns how many rows were sent."""
-        ordered = sorted(rows, key=lambda r: r.event_id)
-        sent = 0
+        return self.write_json([(row.event_id, row.to_json()) for row in rows])
+
+    def write_json(self, rows: Sequence[tuple[str, str]]) -> int:
+        """Insert rows given as (event id, ``EventRow.to_json()`` text), as they come out of the outbox.
+
+        Rows are sorted by event id and cut into chunks of ``batch_rows``, so the same rows always
+        form the same chunks and the same deduplication tokens, whatever order they came in.
+        """
+        ordered = sorted(rows)
         for start in range(0, len(ordered), self.batch_rows):
             chunk = ordered[start : start + self.batch_rows]
-            settings = {**self._settings, "insert_deduplication_token": batch_token(r.event_id for r in chunk)}
-            sent += self._wh.insert(self._table, [r.as_tuple() for r in chunk], EVENT_COLUMN_NAMES, settings)
-        return sent
+            settings = {**self._settings, "insert_deduplication_token": batch_token(i for i, _ in chunk)}
+            data = "\n".join(text for _, text in chunk).encode()
+            self._wh.insert_raw(self._table, data, "JSONCompactEachRow", settings)
+        return len(ordered)
 
     def add(self, row: EventRow) -> int:
         """Buffer one row; flush (returning the rows written) when the batch is full or old enough."""

@@ -1,0 +1,313 @@
+"""Tell a person from a machine for every email open (pixel fetch) and click (redirect).
+
+Raw counts lie: Apple's Mail Privacy Protection prefetches pixels and link scanners follow every
+link. Each hit gets a :class:`Verdict`, a :class:`Kind` plus the codes of every signal that fired,
+so analysts can count both raw and human figures. The response itself is always served; only the
+analytics verdict changes.
+
+Scoring. Strong signals decide alone; when several fire, the first of prefetch, scanner, apple_mpp,
+image_proxy wins. A bare WebKit open that is neither from Apple's network nor soon after sending is
+``unknown`` by itself (Outlook for Mac sends the same user agent). Weak signals need two to make a
+click ``unknown``: ``click_before_open`` (images off is common), ``no_accept_language`` on a
+``Mozilla/`` user agent (browsers always send it, scripts dressed as browsers often forget), and on a
+click the bare WebKit user agent and Apple's network. The reasons always list every signal that
+fired, even when the verdict stays human.
+
+Decisions:
+
+* Markers are case-insensitive substrings. Left out because real people send them: a bare ``bot``
+  (Cubot phones put ``CUBOT`` in Android user agents; ``bot/``, ``bot;`` and ``+http`` catch crawlers),
+  a bare ``preview`` (a plain word that apps and devices carry; named previewers are listed), and
+  ``ms-office`` / ``msoffice`` / ``microsoft office`` (Outlook desktop fetches images of the mail
+  being read with them; only Office's ``existence discovery`` probe is a machine). In-app browsers
+  (``FBAN``, ``LinkedInApp``, ``Twitter for iPhone``) and ``electron`` mail clients are people.
+* Image proxies (Gmail's ``GoogleImageProxy``, ``YahooMailProxy``) fetch a pixel when the person
+  opens the mail: ``image_proxy``, a human open. A proxy never follows links for a person (their
+  browser does), so a proxy user agent on a click is ``scanner``.
+* A bare WebKit click is not Apple Mail: Mail opens links in the default browser, which says
+  ``Safari/`` or ``Mobile/``. Mac apps embedding a web view do send it, so it is only a weak signal.
+* A click with ``send_time`` in the future (clock skew) counts as too soon after sending.
+* Anonymous hits (``recipient == ""``) never get ``click_before_open``: their opens cannot be tied
+  to them. Their clicks are remembered per address, so link bursts still show.
+* The memory evicts the least recently active (campaign, recipient) first.
+
+Not thread-safe: the server runs one asyncio loop per process and ``classify`` never awaits, so no
+lock is needed there. Give each thread its own :class:`Classifier` otherwise.
+"""
+
+import ipaddress
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+__all__ = ["DEFAULT_SCANNER_MARKERS", "Classifier", "ClassifierConfig", "Hit", "Kind", "Verdict"]
+
+
+class Kind(StrEnum):
+    """Who made a hit."""
+
+    HUMAN = "human"
+    APPLE_MPP = "apple_mpp"
+    IMAGE_PROXY = "image_proxy"
+    SCANNER = "scanner"
+    PREFETCH = "prefetch"
+    UNKNOWN = "unknown"
+
+
+_PEOPLE = frozenset({Kind.HUMAN, Kind.IMAGE_PROXY})
+_PRIORITY = (Kind.PREFETCH, Kind.SCANNER, Kind.APPLE_MPP, Kind.IMAGE_PROXY)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One open or click as the edge saw it. Header names are expected lower-case (any case works)."""
+
+    kind: Literal["open", "click"]
+    method: str
+    headers: Mapping[str, str]
+    ip: str
+    campaign_id: str
+    recipient: str
+    link_id: str | None
+    send_time: datetime | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classification of one hit, with short stable reason codes."""
+
+    kind: Kind
+    reasons: tuple[str, ...]
+
+    @property
+    def is_human(self) -> bool:
+        """True when a person is behind the hit: a human, or an image proxy fetching as they open."""
+        return self.kind in _PEOPLE
+
+
+DEFAULT_SCANNER_MARKERS: tuple[str, ...] = (
+    # HTTP libraries and command-line tools: no mail client or browser says these.
+    "python-requests", "python-urllib", "go-http-client", "curl", "wget", "libwww-perl", "java/", "okhttp",
+    "httpclient", "axios", "node-fetch", "undici", "aiohttp", "httpx", "scrapy", "guzzlehttp",
+    "headless", "phantomjs",
+    # Mail security gateways and link rewriters.
+    "urldefense", "safelinks", "barracuda", "mimecast", "proofpoint", "forcepoint", "symantec",
+    "trendmicro", "sophos", "zscaler",
+    # Link previewers and unfurlers.
+    "existence discovery", "bingpreview", "skypeuripreview", "slackbot", "whatsapp", "facebookexternalhit",
+    "twitterbot", "linkedinbot", "discordbot", "telegrambot",
+    # Crawlers.
+    "bot/", "bot;", "+http", "crawler", "spider", "slurp", "scanner",
+)  # fmt: skip
+
+_PROXIES = (("googleimageproxy", "gmail_image_proxy"), ("yahoomailproxy", "yahoo_image_proxy"))
+_PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
+_PREFETCH_WORDS = re.compile("prefetch|preview|prerender", re.IGNORECASE)
+_BARE_WEBKIT_END = "(KHTML, like Gecko)"
+_UA_CACHE_SIZE = 4096
+
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Tunable knobs; the defaults suit a consumer e-commerce list."""
+
+    scanner_markers: tuple[str, ...] = DEFAULT_SCANNER_MARKERS
+    apple_networks: tuple[str, ...] = ("17.0.0.0/8",)
+    scanner_networks: tuple[str, ...] = ()
+    min_click_seconds_after_send: float = 10.0
+    apple_prefetch_window_seconds: float = 3600.0
+    burst_window_seconds: float = 2.0
+    burst_links: int = 3
+    memory_entries: int = 200_000
+
+    def __post_init__(self) -> None:
+        # Fail at startup rather than misclassify silently.
+        if self.burst_links < 2:
+            raise ValueError(f"burst_links must be at least 2, got {self.burst_links}")
+        if self.memory_entries < 1:
+            raise ValueError(f"memory_entries must be at least 1, got {self.memory_entries}")
+
+
+@dataclass(frozen=True, slots=True)
+class _UaFacts:
+    """What a user agent string says, computed once per distinct string."""
+
+    markers: tuple[str, ...]  # reason codes, e.g. "ua_marker:curl"
+    proxy: str | None  # reason code of an image proxy
+    bare_webkit: bool
+    browser_like: bool
+
+
+class _Activity:
+    """What the memory holds for one (campaign, recipient): whether it was opened, its recent clicks."""
+
+    __slots__ = ("clicks", "opened")
+
+    def __init__(self) -> None:
+        self.opened = False
+        self.clicks: tuple[tuple[float, str, str], ...] = ()  # (epoch seconds, ip, link id)
+
+
+def _parse_ip(ip: str) -> _Address | None:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _in_networks(address: _Address | None, networks: tuple[_Network, ...]) -> bool:
+    return address is not None and any(n.version == address.version and address in n for n in networks)
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive datetime would make subtraction raise; the contract says UTC, so read it as UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Classifier:
+    """Classifies hits, remembering recent activity in a bounded in-memory map (no I/O)."""
+
+    def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
+        self._config = config
+        self._markers = tuple(dict.fromkeys(m.lower() for m in config.scanner_markers if m))
+        self._apple_networks = tuple(ipaddress.ip_network(c, strict=False) for c in config.apple_networks)
+        self._scanner_networks = tuple(ipaddress.ip_network(c, strict=False) for c in config.scanner_networks)
+        self._too_soon_reason = f"sent_ago_s<{config.min_click_seconds_after_send:g}"
+        self._apple_window_reason = f"sent_ago_s<{config.apple_prefetch_window_seconds:g}"
+        # Enough to hold a burst even when other addresses click the same email in between.
+        self._clicks_kept = 4 * config.burst_links
+        self._ua_cache: dict[str, _UaFacts] = {}
+        self._memory: OrderedDict[tuple[str, str, str], _Activity] = OrderedDict()
+
+    @property
+    def remembered(self) -> int:
+        """How many (campaign, recipient) entries the recent-activity memory holds."""
+        return len(self._memory)
+
+    def classify(self, hit: Hit) -> Verdict:
+        """Return the verdict for one hit and remember it for later hits of the same email."""
+        config = self._config
+        headers = {name.lower(): value for name, value in hit.headers.items()}
+        ua = headers.get("user-agent", "").strip()
+        facts = self._ua_facts(ua)
+        is_click = hit.kind == "click"
+        now = _utc(hit.now)
+        elapsed = None if hit.send_time is None else (now - _utc(hit.send_time)).total_seconds()
+        reasons: list[str] = []
+        strong: set[Kind] = set()
+        weak = 0
+        ambiguous = False
+
+        for name in _PREFETCH_HEADERS:
+            value = headers.get(name)
+            if value and _PREFETCH_WORDS.search(value):
+                reasons.append(f"prefetch_header:{name}")
+                strong.add(Kind.PREFETCH)
+
+        if not ua:
+            reasons.append("no_user_agent")
+            strong.add(Kind.SCANNER)
+        if facts.markers:
+            reasons.extend(facts.markers)
+            strong.add(Kind.SCANNER)
+        method = hit.method.upper()
+        if method != "GET":
+            # Reason codes stay a closed set: the raw method is attacker-controlled.
+            reasons.append("method:HEAD" if method == "HEAD" else "method:other")
+            strong.add(Kind.SCANNER)
+        address = _parse_ip(hit.ip) if self._scanner_networks or facts.bare_webkit else None
+        if _in_networks(address, self._scanner_networks):
+            reasons.append("scanner_network")
+            strong.add(Kind.SCANNER)
+
+        if facts.proxy is not None:
+            reasons.append(facts.proxy)
+            strong.add(Kind.SCANNER if is_click else Kind.IMAGE_PROXY)
+
+        if facts.bare_webkit:
+            reasons.append("apple_bare_webkit_ua")
+            from_apple = _in_networks(address, self._apple_networks)
+            if from_apple:
+                reasons.append("apple_network")
+            if is_click:
+                weak += 2 if from_apple else 1
+            else:
+                soon = elapsed is not None and elapsed < config.apple_prefetch_window_seconds
+                if soon:
+                    reasons.append(self._apple_window_reason)
+                if from_apple or soon:
+                    strong.add(Kind.APPLE_MPP)
+                else:
+                    ambiguous = True
+
+        if is_click:
+            if elapsed is not None and elapsed < config.min_click_seconds_after_send:
+                reasons.append(self._too_soon_reason)
+                strong.add(Kind.SCANNER)
+            if facts.browser_like and not headers.get("accept-language", "").strip():
+                reasons.append("no_accept_language")
+                weak += 1
+            activity = self._activity((hit.campaign_id, hit.recipient, "" if hit.recipient else hit.ip))
+            if hit.recipient and not activity.opened:
+                reasons.append("click_before_open")
+                weak += 1
+            if self._is_burst(activity, now.timestamp(), hit.ip, hit.link_id or ""):
+                reasons.append("link_burst")
+                strong.add(Kind.SCANNER)
+        elif hit.recipient:
+            self._activity((hit.campaign_id, hit.recipient, "")).opened = True
+
+        for kind in _PRIORITY:
+            if kind in strong:
+                return Verdict(kind, tuple(reasons))
+        if ambiguous or weak >= 2:
+            return Verdict(Kind.UNKNOWN, tuple(reasons))
+        return Verdict(Kind.HUMAN, tuple(reasons))
+
+    def _ua_facts(self, ua: str) -> _UaFacts:
+        # Real traffic has few distinct user agents; caching makes the marker scan nearly free.
+        facts = self._ua_cache.get(ua)
+        if facts is None:
+            lowered = ua.lower()
+            facts = _UaFacts(
+                markers=tuple(f"ua_marker:{m}" for m in self._markers if m in lowered),
+                proxy=next((code for needle, code in _PROXIES if needle in lowered), None),
+                bare_webkit="applewebkit/" in lowered and ua.endswith(_BARE_WEBKIT_END),
+                browser_like=lowered.startswith("mozilla/"),
+            )
+            if len(self._ua_cache) >= _UA_CACHE_SIZE:
+                self._ua_cache.clear()  # junk user agents cannot grow it; the common ones come back at once
+            self._ua_cache[ua] = facts
+        return facts
+
+    def _activity(self, key: tuple[str, str, str]) -> _Activity:
+        memory = self._memory
+        activity = memory.get(key)
+        if activity is None:
+            activity = memory[key] = _Activity()
+            if len(memory) > self._config.memory_entries:
+                memory.popitem(last=False)
+        else:
+            memory.move_to_end(key)
+        return activity
+
+    def _is_burst(self, activity: _Activity, now: float, ip: str, link_id: str) -> bool:
+        """Record this click; True when the address clicked enough distinct links inside the window."""
+        window = self._config.burst_window_seconds
+        # abs() keeps out-of-order arrivals (several workers, clock steps) from reviving old clicks.
+        recent = [click for click in activity.clicks if abs(now - click[0]) <= window]
+        recent.append((now, ip, link_id))
+        activity.clicks = tuple(recent[-self._clicks_kept :])
+        links = {link for _, click_ip, link in recent if click_ip == ip}
+        return len(links) >= self._config.burst_links

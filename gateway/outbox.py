@@ -1,0 +1,220 @@
+"""The durable outbox: every tracked hit is committed here before the person gets an answer.
+
+SQLite in WAL mode under the data directory. Requests never touch SQLite themselves:
+``append`` hands the record to one writer thread and awaits its commit. The thread takes
+every record that arrived meanwhile and commits them in one transaction (group commit),
+so one fsync serves many requests; it then wakes the waiting requests with a single
+call into the event loop.
+
+Consumers (the warehouse pipeline now, the GA4 relay later) each keep a position that
+survives restarts; a row is deleted once every consumer has passed it. The outbox is
+bounded: past ``max_events`` pending rows ``append`` answers False at once, and the
+caller still answers the person but counts the hit as dropped.
+
+One process writes one outbox (the run file guarantees a single gateway per data directory),
+which lets the writer number rows itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Outbox", "OutboxRecord"]
+
+_ROWS_PER_STATEMENT = 4000  # 4 parameters a row, under SQLite's 32,766 parameters a statement
+_INSERT = "INSERT INTO outbox (id, created, event_id, payload) VALUES "
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, created REAL NOT NULL, event_id TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS positions (consumer TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    id: int
+    created: float
+    event_id: str
+    payload: str
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Outbox:
+    """A bounded, durable queue with group commit and per-consumer positions."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        consumers: Sequence[str] = ("warehouse",),
+        max_events: int = 1_000_000,
+        synchronous: str = "full",
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_events = max_events
+        self._writer = _connect(path, synchronous)
+        self._writer.executescript(_SCHEMA)
+        # Ids never go back, even when every row was consumed and deleted: positions remember them.
+        self._last_id: int = self._writer.execute(
+            "SELECT max((SELECT coalesce(max(id), 0) FROM outbox), (SELECT coalesce(max(last_id), 0) FROM positions))"
+        ).fetchone()[0]
+        floor = self._writer.execute("SELECT coalesce(min(id) - 1, ?) FROM outbox", (self._last_id,)).fetchone()[0]
+        for name in consumers:
+            self._writer.execute("INSERT OR IGNORE INTO positions VALUES (?, ?)", (name, floor))
+        self._positions: dict[str, int] = dict(self._writer.execute("SELECT consumer, last_id FROM positions"))
+        self._readers = threading.local()
+        self._all_readers: list[sqlite3.Connection] = []
+        self._synchronous = synchronous
+        self._pending: deque[tuple[float, str, str, asyncio.Future[bool]]] = deque()
+        self._wake = threading.Event()
+        self._committed = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
+        self._thread.start()
+
+    # The request side -------------------------------------------------------------------------
+
+    def depth(self) -> int:
+        """Rows not yet passed by the slowest consumer (what the bound applies to)."""
+        return self._last_id - min(self._positions.values(), default=self._last_id)
+
+    def full(self) -> bool:
+        return self.depth() + len(self._pending) >= self.max_events
+
+    def append(self, event_id: str, payload: str) -> asyncio.Future[bool]:
+        """Queue one event; the future resolves True once committed, False when the outbox is full.
+
+        Call it from the event loop; an exception from SQLite (disk full...) is set on the future.
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._closing or self.full():
+            future.set_result(False)
+            return future
+        self._pending.append((time.time(), event_id, payload, future))
+        self._wake.set()
+        return future
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(0.002)  # let more requests join this commit: fewer GIL handoffs and fsyncs
+            self._wake.clear()
+            batch = []
+            while self._pending:
+                batch.append(self._pending.popleft())
+            if batch:
+                self._commit(batch)
+            elif self._closing:
+                return
+
+    def _commit(self, batch: list[tuple[float, str, str, asyncio.Future[bool]]]) -> None:
+        # One multi-row INSERT in autocommit mode: a single statement is its own transaction, and a
+        # single call into SQLite means this thread gives up and retakes the GIL once per chunk
+        # instead of once per row (each retake can wait for the busy event loop).
+        outcomes: list[tuple[list[asyncio.Future[bool]], BaseException | None]] = []
+        for start in range(0, len(batch), _ROWS_PER_STATEMENT):
+            chunk = batch[start : start + _ROWS_PER_STATEMENT]
+            params: list[object] = []
+            for i, (created, event_id, payload, _) in enumerate(chunk, self._last_id + 1):
+                params += (i, created, event_id, payload)
+            try:
+                self._writer.execute(_INSERT + ",".join(["(?,?,?,?)"] * len(chunk)), params)
+                self._last_id += len(chunk)
+                outcomes.append(([f for *_, f in chunk], None))
+            except sqlite3.Error as exc:
+                outcomes.append(([f for *_, f in chunk], exc))
+        loop = batch[0][3].get_loop()
+        with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown); the rows are committed anyway
+            loop.call_soon_threadsafe(_settle, outcomes)
+        with self._committed:
+            self._committed.notify_all()
+
+    # The consumer side ------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, self._synchronous)
+            self._readers.conn = conn
+            self._all_readers.append(conn)
+        return conn
+
+    def position(self, consumer: str) -> int:
+        return self._positions[consumer]
+
+    def pending(self, consumer: str) -> int:
+        """How many records ``consumer`` has not passed yet (from memory: cheap enough to poll)."""
+        return self._last_id - self._positions[consumer]
+
+    def oldest_created(self, consumer: str) -> float | None:
+        """When the oldest record ``consumer`` has not passed was appended (None when there is none)."""
+        row = (
+            self._reader()
+            .execute("SELECT created FROM outbox WHERE id > ? ORDER BY id LIMIT 1", (self._positions[consumer],))
+            .fetchone()
+        )
+        return float(row[0]) if row else None
+
+    def read(self, consumer: str, limit: int) -> list[OutboxRecord]:
+        """The next ``limit`` records after ``consumer``'s position, oldest first."""
+        rows = self._reader().execute(
+            "SELECT id, created, event_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+            (self._positions[consumer], limit),
+        )
+        return [OutboxRecord(*row) for row in rows]
+
+    def ack(self, consumer: str, last_id: int) -> None:
+        """Move ``consumer`` past ``last_id`` durably; rows every consumer has passed are deleted."""
+        conn = self._reader()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE positions SET last_id = ? WHERE consumer = ?", (last_id, consumer))
+            floor = conn.execute("SELECT min(last_id) FROM positions").fetchone()[0]
+            conn.execute("DELETE FROM outbox WHERE id <= ?", (floor,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._positions[consumer] = last_id
+
+    def wait(self, timeout: float) -> None:
+        """Block a consumer thread until something is committed or ``timeout`` passes."""
+        with self._committed:
+            self._committed.wait(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer thread and close the connections."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._writer.close()
+        for conn in self._all_readers:
+            conn.close()
+
+
+def _settle(outcomes: list[tuple[list[asyncio.Future[bool]], BaseException | None]]) -> None:
+    for futures, error in outcomes:
+        for future in futures:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(True)
+            else:
+                future.set_exception(error)

@@ -1,0 +1,127 @@
+"""The pipeline: drains the outbox into the warehouse in batches, idempotently, in a background thread.
+
+A batch is written when it holds ``batch_rows`` events or its oldest event has waited
+``max_delay`` seconds. The outbox position moves only after the warehouse acknowledged
+the insert, so a crash or a warehouse outage never loses an event; a batch re-sent after
+a crash is made harmless by the writer's idempotency (see ``warehouse.writer``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from warehouse import EventWriter, WarehouseError
+
+from .metrics import Metrics
+from .outbox import Outbox, OutboxRecord
+from .warehouse_link import WarehouseLink
+
+__all__ = ["Pipeline", "PipelineState"]
+
+log = logging.getLogger(__name__)
+CONSUMER = "warehouse"
+_POLL_SECONDS = 0.05
+_MAX_READ = 20_000
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    """What ``/readyz`` reports of the pipeline."""
+
+    pending: int
+    oldest_age_seconds: float
+    last_error: str
+    shipped: int
+
+
+class Pipeline:
+    """One background thread moving outbox records to the warehouse."""
+
+    def __init__(
+        self, outbox: Outbox, link: WarehouseLink, metrics: Metrics, *, batch_rows: int = 1000, max_delay: float = 1.0
+    ) -> None:
+        self._outbox = outbox
+        self._link = link
+        self._metrics = metrics
+        self.batch_rows = batch_rows
+        self.max_delay = max_delay
+        self.last_error = ""
+        self.shipped = 0
+        self._oldest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
+        metrics.describe("ga4gw_warehouse_rows_total", "Events written to the warehouse")
+        metrics.describe("ga4gw_warehouse_errors_total", "Failed warehouse writes (retried)")
+        metrics.gauge("ga4gw_outbox_pending", "Events in the outbox not yet in the warehouse", self._pending)
+        metrics.gauge("ga4gw_warehouse_up", "1 when the last warehouse write worked", self._up)
+
+    def _pending(self) -> float:
+        return float(self._outbox.depth())
+
+    def _up(self) -> float:
+        return 0.0 if self.last_error or self._link.warehouse is None else 1.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ship what is pending (while the warehouse answers), then stop."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def state(self) -> PipelineState:
+        age = time.time() - self._oldest if self._oldest else 0.0
+        return PipelineState(self._outbox.depth(), age, self.last_error, self.shipped)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            stopping = self._stop.is_set()
+            pending = self._outbox.pending(CONSUMER)
+            if not pending:
+                self._oldest = 0.0
+                if stopping:
+                    return
+                self._outbox.wait(self.max_delay)
+                continue
+            oldest = self._outbox.oldest_created(CONSUMER) or time.time()
+            self._oldest = oldest
+            age = time.time() - oldest
+            if pending < self.batch_rows and age < self.max_delay and not stopping:
+                # Not due yet: sleep until the oldest is due, checking the count now and then
+                # (never re-reading the rows themselves on every commit).
+                self._stop.wait(min(self.max_delay - age, _POLL_SECONDS))
+                continue
+            # Due: take everything pending, up to a cap, so a backlog drains in few large inserts.
+            records = self._outbox.read(CONSUMER, max(self.batch_rows, min(pending, _MAX_READ)))
+            if self._ship(records):
+                backoff = 0.5
+                continue
+            if stopping:
+                return  # the warehouse is down: what is left stays in the outbox for the next start
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    def _ship(self, records: list[OutboxRecord]) -> bool:
+        wh = self._link.warehouse
+        if wh is None:
+            self.last_error = self._link.last_error or "the warehouse is not connected"
+            return False
+        try:
+            EventWriter(wh, batch_rows=_MAX_READ).write_json([(r.event_id, r.payload) for r in records])
+        except WarehouseError as exc:
+            if not self.last_error:
+                log.error("warehouse write failed, events stay in the outbox: %s", exc.message)
+            self.last_error = exc.message
+            self._metrics.inc("ga4gw_warehouse_errors_total")
+            return False
+        self._outbox.ack(CONSUMER, records[-1].id)
+        if self.last_error:
+            log.info("warehouse writes work again")
+        self.last_error = ""
+        self.shipped += len(records)
+        self._metrics.inc("ga4gw_warehouse_rows_total", len(records))
+        return True
