@@ -10,12 +10,14 @@ cookie is readable. ``HEAD`` gets the same answer and records nothing.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -53,6 +55,14 @@ _NOT_VALID_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _UA_LIMIT = 512
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+# Event ids: a random per-process prefix and a counter, unique without a system call per hit.
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count()
+
+
+def _event_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,21 +106,28 @@ def ga_client_id(cookie: str | None) -> str:
     return f"{parts[-2]}.{parts[-1]}"
 
 
+def _quote(value: str) -> str:
+    """Percent-encode a query value; most values (ids, tokens) need nothing, so skip the work for them."""
+    return value if _PLAIN.fullmatch(value) else quote(value, safe="")
+
+
 def landing_url(destination: str, params: dict[str, str], *, override: bool, landing: tuple[str, str]) -> str:
     """``destination`` with ``params`` added (kept when present unless ``override``) and the landing token.
 
     The existing query is kept byte for byte (only overridden pairs are removed), and so is the fragment.
     """
-    parts = urlsplit(destination)
-    pairs = [p for p in parts.query.split("&") if p] if parts.query else []
-    names = {unquote_plus(p.partition("=")[0]) for p in pairs}
-    removed = set(params) if override else set()
-    removed.add(landing[0])
-    kept = [p for p in pairs if unquote_plus(p.partition("=")[0]) not in removed]
-    added = {k: v for k, v in params.items() if v and (override or k not in names)}
-    added[landing[0]] = landing[1]
-    query = "&".join([*kept, urlencode(added, quote_via=quote)])
-    return urlunsplit(parts._replace(query=query))
+    base, hash_mark, fragment = destination.partition("#")
+    path, _, query = base.partition("?")
+    pairs = query.split("&") if query else []
+    if pairs and ("utm_" in query or landing[0] in query):
+        names = {unquote_plus(p.partition("=")[0]) for p in pairs}
+        removed = {*params, landing[0]} if override else {landing[0]}
+        pairs = [p for p in pairs if unquote_plus(p.partition("=")[0]) not in removed]
+    else:
+        names = set()
+    pairs += [f"{k}={_quote(v)}" for k, v in params.items() if v and (override or k not in names)]
+    pairs.append(f"{landing[0]}={_quote(landing[1])}")
+    return f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}"
 
 
 class Edge:
@@ -191,7 +208,7 @@ class Edge:
 
     async def _redirect(self, hit: _Incoming, token: LinkToken) -> str:
         now = time.time()
-        event_id = uuid.uuid4().hex
+        event_id = _event_id()
         anonymous = token.mode is Mode.ANONYMOUS or not token.recipient
         settings = self._settings
         lt = self._landing.issue(
@@ -263,7 +280,7 @@ class Edge:
             ip_truncated = truncate_ip(hit.ip, self._settings.ip_v4_prefix, self._settings.ip_v6_prefix)
             user_agent = hit.headers.get("user-agent", "")[:_UA_LIMIT]
         return EventRow(
-            event_id=event_id or uuid.uuid4().hex,
+            event_id=event_id or _event_id(),
             event_time=moment,
             received_at=moment,
             event_name=name,

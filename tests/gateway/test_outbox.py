@@ -75,5 +75,6 @@ def test_oldest_created_tracks_the_consumer(tmp_path: Path) -> None:
     assert outbox.oldest_created("warehouse") is None
     _append_all(outbox, ["a"])
     created = outbox.oldest_created("warehouse")
-    assert created is not None and created > 0
+    assert created is not None
+    assert created > 0
     outbox.close()

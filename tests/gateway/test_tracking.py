@@ -85,7 +85,8 @@ def test_pixel_answers_the_gif_and_records_the_open(gw: LiveGateway) -> None:
     url = _signer(gw).pixel_url(_token(campaign))
     answer = httpx.get(url, headers=PERSON)
     assert answer.status_code == 200
-    assert answer.content == GIF and len(GIF) == 43
+    assert answer.content == GIF
+    assert len(GIF) == 43
     assert answer.headers["content-type"] == "image/gif"
     assert "no-store" in answer.headers["cache-control"]
     (row,) = _rows(gw, campaign)
@@ -143,7 +144,8 @@ def test_click_redirects_with_campaign_parameters_and_a_landing_token(gw: LiveGa
     claims = _landing(gw).verify(query["ga4gw_lt"][0])
     assert claims.campaign_id == campaign
     assert claims.link_id == "2"
-    assert claims.recipient_pseudonym.startswith("rc_") and "4711" not in claims.recipient_pseudonym
+    assert claims.recipient_pseudonym.startswith("rc_")
+    assert "4711" not in claims.recipient_pseudonym
     assert claims.expires_at - time.time() <= 1800
     (row,) = _rows(gw, campaign)
     assert row["event_id"] == claims.event_id
