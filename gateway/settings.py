@@ -334,8 +334,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "pipeline_batch_rows",
         _int_range(1, 100000),
-        "1000",
-        "Rows per warehouse insert from the outbox.",
+        "5000",
+        "A batch goes to the warehouse once this many events wait (or the oldest has waited "
+        "GA4GW_PIPELINE_MAX_DELAY). Fewer, larger inserts mean fewer parts for ClickHouse to merge.",
         "1 to 100000",
     ),
     SettingSpec(

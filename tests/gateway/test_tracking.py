@@ -280,3 +280,27 @@ def test_rotated_keys_keep_old_links_working(tmp_path: Path) -> None:
         assert answer.status_code == 302
     finally:
         rotated.stop()
+
+
+def test_hits_are_accepted_while_the_warehouse_is_down(tmp_path: Path) -> None:
+    down = start_gateway(
+        tmp_path / "data",
+        wait_ready=False,
+        GA4GW_WAREHOUSE_DSN="http://default:pw@127.0.0.1:9/shop",
+        GA4GW_PIPELINE_MAX_DELAY="0.1",
+    )
+    try:
+        signer = _signer(down)
+        for i in range(5):
+            assert httpx.get(signer.pixel_url(_token("c-down", recipient=f"r{i}"))).content == GIF
+            assert httpx.get(signer.click_url(_token("c-down", recipient=f"r{i}"))).status_code == 302
+        ready = httpx.get(down.url + "/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["outbox"]["pending"] == 10  # kept, waiting for the warehouse
+        assert "ga4gw_outbox_pending 10" in httpx.get(down.url + "/metrics").text
+        deadline = time.monotonic() + 10
+        while "ga4gw_warehouse_up 0" not in httpx.get(down.url + "/metrics").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        down.stop()
