@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from identity import LandingTokens, Pseudonymizer
 
-from . import clickhouse_http, health, runfile
+from . import clickhouse_http, health, links_api, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .keys import load_keyrings
@@ -111,6 +111,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
+            *links_api.routes(),
             *health.routes(),
             *metrics_routes(),
             Mount("/clickhouse", routes=clickhouse_http.routes(sql)),

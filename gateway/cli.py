@@ -13,6 +13,8 @@ import re
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -167,6 +169,59 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _link_options(args: argparse.Namespace) -> dict[str, Any]:
+    from .links import Mode
+
+    if args.mode != "anonymous" and not (args.recipient or args.email):
+        raise CommandError("--recipient or --email is required unless --mode anonymous", 2)
+    return {
+        "campaign": args.campaign,
+        "recipient": args.recipient,
+        "email": args.email,
+        "variant": args.variant,
+        "mode": Mode[args.mode.upper()],
+        "expires_in_days": args.expires_in_days,
+    }
+
+
+def _links_sign(settings: Settings, args: argparse.Namespace) -> int:
+    from .links_api import build_link_signer, tracked_links
+
+    for url in args.urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise CommandError(f"URL {url!r} is not an absolute http(s) URL", 2)
+    tracked, _ = tracked_links(build_link_signer(settings), urls=args.urls, **_link_options(args))
+    print("\n".join(tracked))
+    return 0
+
+
+def _rewrite(settings: Settings, args: argparse.Namespace) -> int:
+    from .links_api import build_link_signer, tracked_html
+
+    # Bytes that are not UTF-8 pass through untouched (surrogateescape both ways).
+    html = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
+    result, _ = tracked_html(
+        build_link_signer(settings), html, track_unsubscribe=args.track_unsubscribe, **_link_options(args)
+    )
+    sys.stdout.buffer.write(result.html.encode("utf-8", errors="surrogateescape"))
+    sys.stdout.flush()
+    print(
+        f"ga4gw: {len(result.links)} links tracked, pixel {'added' if result.pixel_inserted else 'present'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _add_link_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--campaign", required=True, help="campaign id")
+    parser.add_argument("--recipient", default="", help="the sending module's subscriber id (kept as given)")
+    parser.add_argument("--email", default="", help="recipient email: only its keyed pseudonym goes in the links")
+    parser.add_argument("--variant", default="", help="A/B variant")
+    parser.add_argument("--mode", default="pseudonymous", choices=["anonymous", "pseudonymous", "identified"])
+    parser.add_argument("--expires-in-days", type=int, default=0, help="link lifetime; 0 for none")
+
+
 def _settings_cmd(settings: Settings, args: argparse.Namespace) -> int:
     if args.markdown:
         print("| variable | default | what it does |\n|---|---|---|")
@@ -214,6 +269,19 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--subject", default="operator", help="who the token is for (shows in audit records)")
     issue.add_argument("--ttl", type=_duration, default=_duration("90d"), help="lifetime, e.g. 30m, 12h, 90d")
     issue.set_defaults(run=_token)
+
+    links = sub.add_parser("links", help="tracked links").add_subparsers(dest="links_command", required=True)
+    sign = links.add_parser("sign", help="print one tracked URL per destination")
+    _add_link_options(sign)
+    sign.add_argument("urls", nargs="+", metavar="URL", help="absolute http(s) destinations")
+    sign.set_defaults(run=_links_sign)
+
+    rewrite = sub.add_parser(
+        "rewrite", help="rewrite an email's HTML (stdin) with tracked links and the pixel (stdout)"
+    )
+    _add_link_options(rewrite)
+    rewrite.add_argument("--track-unsubscribe", action="store_true", help="track unsubscribe links too")
+    rewrite.set_defaults(run=_rewrite)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")
