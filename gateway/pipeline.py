@@ -8,7 +8,9 @@ a crash is made harmless by the writer's idempotency (see ``warehouse.writer``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ __all__ = ["Pipeline", "PipelineState"]
 log = logging.getLogger(__name__)
 CONSUMER = "warehouse"
 _POLL_SECONDS = 0.05
+_NICE = 10
 _MAX_READ = 20_000
 
 
@@ -77,6 +80,10 @@ class Pipeline:
         return PipelineState(self._outbox.depth(), age, self.last_error, self.shipped)
 
     def _run(self) -> None:
+        # Shipping can wait a few milliseconds; answering people cannot. On Linux a thread has its own
+        # nice value, and the engine threads it starts inherit it.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
         backoff = 0.5
         while True:
             stopping = self._stop.is_set()

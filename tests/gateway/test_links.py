@@ -83,7 +83,7 @@ def test_expiry() -> None:
 def test_an_email_is_never_readable_in_the_token() -> None:
     signer = _signer()
     fields = signer.recipient_fields(Mode.PSEUDONYMOUS, email="Jane.Doe@example.com")
-    token = signer.sign(replace(TOKEN, **fields))
+    token = signer.sign(replace(TOKEN, recipient=fields["recipient"]))
     payload = token.split(".")[1]
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
     assert "jane" not in raw.lower()
