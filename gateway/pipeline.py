@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from warehouse import EventWriter, WarehouseError
 
@@ -38,6 +39,24 @@ class PipelineState:
     oldest_age_seconds: float
     last_error: str
     shipped: int
+
+
+def _deprioritize_engine_threads() -> None:
+    """Give the embedded engine's own threads (merges, flushes, pools) the pipeline's low priority.
+
+    chDB names its threads (``BgSchPool``, ``MergeMutate``...); Python's threads keep the process
+    name. A background merge competing as an equal with the event loop on a busy core is what makes
+    the slowest answers slow.
+    """
+    tasks = Path("/proc/self/task")
+    try:
+        main_name = (tasks / str(os.getpid()) / "comm").read_text()
+        for task in tasks.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                if (task / "comm").read_text() != main_name:
+                    os.setpriority(os.PRIO_PROCESS, int(task.name), _NICE)
+    except OSError:  # not Linux: nothing to do
+        return
 
 
 class Pipeline:
@@ -84,6 +103,7 @@ class Pipeline:
         # nice value, and the engine threads it starts inherit it.
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+        _deprioritize_engine_threads()
         backoff = 0.5
         while True:
             stopping = self._stop.is_set()
