@@ -19,6 +19,7 @@ from identity import LandingTokens, Pseudonymizer
 from . import clickhouse_http, health, links_api, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
+from .ga4 import debug_route as ga4_debug
 from .keys import load_keyrings
 from .links import LinkSigner
 from .machine import DEFAULT_SCANNER_MARKERS, Classifier, ClassifierConfig
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             *links_api.routes(),
+            *ga4_debug.routes(),
             *health.routes(),
             *metrics_routes(),
             Mount("/clickhouse", routes=clickhouse_http.routes(sql)),

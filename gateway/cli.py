@@ -222,6 +222,17 @@ def _add_link_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires-in-days", type=int, default=0, help="link lifetime; 0 for none")
 
 
+def _ga4_validate(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from .ga4 import validate_text, validation_response
+
+    messages = validate_text(sys.stdin.buffer.read(), now=time.time())
+    print(json.dumps(validation_response(messages), indent=2))
+    return 1 if messages else 0
+
+
 def _settings_cmd(settings: Settings, args: argparse.Namespace) -> int:
     if args.markdown:
         print("| variable | default | what it does |\n|---|---|---|")
@@ -282,6 +293,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_link_options(rewrite)
     rewrite.add_argument("--track-unsubscribe", action="store_true", help="track unsubscribe links too")
     rewrite.set_defaults(run=_rewrite)
+
+    ga4 = sub.add_parser("ga4", help="GA4 Measurement Protocol").add_subparsers(dest="ga4_command", required=True)
+    check = ga4.add_parser("validate", help="validate an MP body (stdin) like Google's validation server")
+    check.set_defaults(run=_ga4_validate)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")

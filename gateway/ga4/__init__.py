@@ -1,0 +1,21 @@
+"""GA4 Measurement Protocol: a local validator speaking Google's validation vocabulary (the relay comes next)."""
+
+from .validate import (
+    Code,
+    Limits,
+    ValidationMessage,
+    missing_session_params,
+    validate,
+    validate_text,
+    validation_response,
+)
+
+__all__ = [
+    "Code",
+    "Limits",
+    "ValidationMessage",
+    "missing_session_params",
+    "validate",
+    "validate_text",
+    "validation_response",
+]

@@ -1,0 +1,34 @@
+"""``POST /debug/mp/collect``: Google's validation server, answered locally by the gateway's own validator.
+
+Code that speaks the Measurement Protocol can check its payloads against the exact rules the relay
+enforces before sending, with Google's answer format. Like Google's, it needs no secret and stores
+nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from .validate import validate_text, validation_response
+
+__all__ = ["routes"]
+
+_MAX_BODY = 1 << 20
+
+
+async def debug_collect(request: Request) -> JSONResponse:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            break  # the validator reports the size; no need to read more
+    messages = validate_text(body, now=time.time())
+    return JSONResponse(validation_response(messages))
+
+
+def routes() -> list[Route]:
+    return [Route("/debug/mp/collect", debug_collect, methods=["POST"])]
