@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .validate import validate_text, validation_response
+from .body import validate_text
+from .validate import validation_response
 
 __all__ = ["routes"]
 
