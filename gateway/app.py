@@ -20,6 +20,9 @@ from . import clickhouse_http, health, links_api, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
+from .ga4.payloads import PayloadBuilder
+from .ga4.relay import CONSUMER as GA4_CONSUMER
+from .ga4.relay import Relay, RelayConfig
 from .keys import load_keyrings
 from .links import LinkSigner
 from .machine import DEFAULT_SCANNER_MARKERS, Classifier, ClassifierConfig
@@ -63,6 +66,21 @@ def _classifier(settings: Settings) -> Classifier:
     )
 
 
+def relay_config(settings: Settings) -> RelayConfig:
+    """The relay's settings (also what ``ga4gw ga4 status`` reports)."""
+    return RelayConfig(
+        measurement_id=settings.ga4_measurement_id,
+        api_secret=str(settings.ga4_api_secret),
+        origin=settings.ga4_origin,
+        concurrency=settings.ga4_concurrency,
+        timeout=settings.ga4_timeout,
+        max_backoff=settings.ga4_max_backoff,
+        expired=settings.ga4_expired,
+        batch_delay=settings.ga4_batch_delay,
+        ledger_days=settings.ga4_ledger_days,
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the gateway app. Nothing is opened (store, warehouse, threads) until the lifespan starts."""
     keys = load_keyrings(settings)
@@ -87,14 +105,24 @@ def create_app(settings: Settings) -> Starlette:
             settings.data_dir / "outbox.sqlite3",
             max_events=settings.outbox_max_events,
             synchronous=settings.outbox_sync,
+            consumers=("warehouse", GA4_CONSUMER),
         )
         edge.outbox = outbox
         pipeline = Pipeline(
             outbox, link, metrics, batch_rows=settings.pipeline_batch_rows, max_delay=settings.pipeline_max_delay
         )
         app.state.pipeline = pipeline
+        builder = PayloadBuilder(
+            pseudonymizer,
+            utm_source=settings.utm_source,
+            default_consent=settings.ga4_default_consent,
+            verdicts=settings.ga4_relay_verdicts,
+        )
+        relay = Relay(outbox, settings.data_dir / "ga4_ledger.sqlite3", builder, relay_config(settings), metrics, link)
+        app.state.relay = relay
         await link.open()
         pipeline.start()
+        relay.start()
         url = getattr(app.state, "listen_url", "")
         if url:  # only `ga4gw serve` sets it: tell the CLI who owns the data directory
             runfile.write(settings.data_dir, url)
@@ -105,7 +133,9 @@ def create_app(settings: Settings) -> Starlette:
             finally:
                 tasks.cancel_scope.cancel()
                 runfile.clear(settings.data_dir)
-                # Order matters: stop taking hits, ship what the outbox holds, then close the warehouse.
+                # Order matters: stop relaying (requests in flight may finish), stop taking hits, ship what
+                # the outbox holds, then close the warehouse.
+                await anyio.to_thread.run_sync(relay.stop)
                 outbox.close()
                 await anyio.to_thread.run_sync(pipeline.stop)
                 link.close()

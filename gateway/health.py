@@ -40,6 +40,9 @@ async def readyz(request: Request) -> JSONResponse:
             "shipped": flow.shipped,
             "last_error": flow.last_error,
         }
+    relay = getattr(request.app.state, "relay", None)
+    if relay is not None:  # GA4 being down or throttling is not the gateway being unready: shown, not failed
+        body["ga4"] = {"dry_run": relay.config.dry_run, "queued_requests": relay.queued, "last_error": relay.last_error}
     return JSONResponse(body, status_code=200 if state.ready else 503)
 
 

@@ -180,6 +180,17 @@ class Outbox:
         )
         return [OutboxRecord(*row) for row in rows]
 
+    def read_after(self, after_id: int, limit: int) -> list[OutboxRecord]:
+        """The next ``limit`` records after ``after_id``, for a consumer that keeps its own position too.
+
+        Rows are deleted only once every consumer's position here passed them, so a consumer whose own
+        position is ahead of the one it acknowledged here always finds what it has not taken.
+        """
+        rows = self._reader().execute(
+            "SELECT id, created, event_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [OutboxRecord(*row) for row in rows]
+
     def ack(self, consumer: str, last_id: int) -> None:
         """Move ``consumer`` past ``last_id`` durably; rows every consumer has passed are deleted."""
         conn = self._reader()

@@ -121,6 +121,16 @@ def _sync(value: str) -> str:
     return value
 
 
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in options:
+            raise ValueError(f"not one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
 def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
     """Parse ``kid:secret,kid2:secret2`` (newest first) into pairs; an empty value is an empty ring."""
     pairs: list[tuple[str, str]] = []
@@ -354,6 +364,70 @@ SPECS: tuple[SettingSpec, ...] = (
         "https://www.google-analytics.com",
         "Measurement Protocol origin; https://region1.google-analytics.com for EU collection.",
         "an http(s) URL",
+    ),
+    SettingSpec(
+        "ga4_concurrency",
+        _int_range(1, 256),
+        "16",
+        "Most Measurement Protocol requests the relay has in flight at once.",
+        "1 to 256",
+    ),
+    SettingSpec(
+        "ga4_timeout",
+        _float_positive,
+        "10",
+        "Seconds to wait for GA4's answer; no answer in time is retried (and counted as possibly delivered).",
+        "a positive number of seconds",
+    ),
+    SettingSpec(
+        "ga4_max_backoff",
+        _float_positive,
+        "300",
+        "Longest wait, in seconds, between two tries of a request GA4 did not take (backoff doubles from 1 s).",
+        "a positive number of seconds",
+    ),
+    SettingSpec(
+        "ga4_expired",
+        _choice("dead", "clamp"),
+        "dead",
+        "What to do with an event that would be older than 72 hours when sent: dead (a dead letter with reason "
+        "expired) or clamp (send it dated 72 hours ago, as GA4's RELAXED mode would).",
+        "dead or clamp",
+    ),
+    SettingSpec(
+        "ga4_batch_delay",
+        _float_positive,
+        "0.5",
+        "Seconds the relay gathers events before packing them into requests.",
+        "a positive number of seconds",
+    ),
+    SettingSpec(
+        "ga4_relay_verdicts",
+        _words,
+        "human,image_proxy",
+        "Verdicts of opens and clicks that are relayed to GA4; machine hits stay in the warehouse only.",
+        "comma-separated verdicts (human, image_proxy, apple_mpp, scanner, prefetch, unknown)",
+    ),
+    SettingSpec(
+        "ga4_default_consent",
+        _choice("denied", "granted"),
+        "denied",
+        "The MP consent (ad_user_data, ad_personalization) of events that carry no consent of their own.",
+        "denied or granted",
+    ),
+    SettingSpec(
+        "ga4_ledger_days",
+        _int_range(1, 365),
+        "7",
+        "Days the delivery ledger keeps finished requests, dead letters and purchase transaction ids.",
+        "1 to 365",
+    ),
+    SettingSpec(
+        "events_max_per_request",
+        _int_range(1, 10000),
+        "500",
+        "Most events one POST /v1/events request may carry.",
+        "1 to 10000",
     ),
     SettingSpec(
         "sql_max_seconds",

@@ -61,6 +61,15 @@ class Settings:
     ga4_measurement_id: str
     ga4_api_secret: Secret
     ga4_origin: str
+    ga4_concurrency: int
+    ga4_timeout: float
+    ga4_max_backoff: float
+    ga4_expired: str
+    ga4_batch_delay: float
+    ga4_relay_verdicts: tuple[str, ...]
+    ga4_default_consent: str
+    ga4_ledger_days: int
+    events_max_per_request: int
     sql_max_seconds: float
     sql_max_result_rows: int
     log_level: str

@@ -14,11 +14,12 @@ from .errors import (
 )
 from .events import EVENT_COLUMN_NAMES, EventRow
 from .migrate import MigrationStatus, migrate, status
-from .schema import MIGRATIONS, Dialect
+from .schema import GA4_DELIVERY_COLUMNS, MIGRATIONS, Dialect
 from .writer import EventWriter, batch_token
 
 __all__ = [
     "EVENT_COLUMN_NAMES",
+    "GA4_DELIVERY_COLUMNS",
     "MIGRATIONS",
     "ConfigurationError",
     "Dialect",

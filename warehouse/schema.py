@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["EVENT_COLUMNS", "MIGRATIONS", "Dialect", "Migration", "Table"]
+__all__ = ["EVENT_COLUMNS", "GA4_DELIVERY_COLUMNS", "MIGRATIONS", "Dialect", "Migration", "Table"]
 
 
 @dataclass(frozen=True)
@@ -210,9 +210,40 @@ GROUP BY campaign_id"""
     return d.create_view("email_engagement", per_recipient) + d.create_view("campaign_engagement", per_campaign)
 
 
+GA4_DELIVERY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("delivery_id", "String"),  # the ledger's deterministic id of the MP request
+    ("event_id", "String"),  # the event of ``events`` it carried
+    ("event_name", "LowCardinality(String)"),  # the first MP event name it became (email_click, purchase...)
+    ("event_time", "DateTime64(3, 'UTC')"),
+    ("state", "LowCardinality(String)"),  # sent or dead
+    ("reason", "LowCardinality(String)"),  # for dead: invalid, expired, rejected
+    ("attempts", "UInt16"),
+    ("ambiguous_attempts", "UInt16"),  # attempts that may have arrived although no 2xx came back
+    ("http_status", "UInt16"),  # the last answer (0: none)
+    ("queued_at", "DateTime64(3, 'UTC')"),
+    ("finished_at", "DateTime64(3, 'UTC')"),  # when GA4 acknowledged it, or when it was given up
+)
+
+GA4_DELIVERIES = Table(
+    name="ga4_deliveries",
+    columns=GA4_DELIVERY_COLUMNS,
+    # The ledger may report a row twice (a crash between the insert and its bookkeeping): same key, collapsed.
+    engine="ReplacingMergeTree",
+    order_by="(event_id, delivery_id, state)",
+    partition_by="toYYYYMM(finished_at)",
+    ttl_column="finished_at",
+    shard_key="cityHash64(event_id)",
+)
+
+
+def _ga4_deliveries(d: Dialect) -> list[str]:
+    return d.create(GA4_DELIVERIES)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events table", _initial),
     Migration(2, "email and campaign engagement views", _engagement_views),
+    Migration(3, "GA4 deliveries", _ga4_deliveries),
 )
 
-TTL_TABLES: tuple[Table, ...] = (EVENTS,)
+TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES)

@@ -1,0 +1,176 @@
+"""From a warehouse event to Measurement Protocol events: names, params, client and user ids, consent.
+
+Event names (custom names, prefixed ``email_`` like the warehouse's, so they can never be confused
+with what GA4 collects by itself: ``click`` is its outbound-click event, ``session_start`` is reserved):
+
+    an open   -> ``email_open``
+    a click   -> ``email_click`` and ``campaign_details`` (the event GA4 reads campaign data from)
+    the shop  -> its own name (``purchase``, ``add_to_cart``...), params as the shop sent them
+
+Every event carries ``session_id`` and ``engagement_time_msec`` (without them GA4 keeps events out of
+its processed reports) and ``timestamp_micros`` from the event's time. Email events carry the
+campaign params GA4 knows: ``campaign_id``, ``campaign``, ``source``, ``medium=email``, ``content``.
+
+``session_id``: the shop's own when the event has one; otherwise the start of the event's 30-minute
+window (epoch seconds), so an open and a click minutes apart share a session as they would on the site.
+
+``client_id``: the shop's real GA client id when the event has one (a click's ``_ga`` cookie, a
+server event that names it); otherwise a well-formed stand-in derived from the user pseudonym, the
+same for every event of that person. ``user_id``: always a keyed pseudonym (an email's
+``em_...``, a recipient's ``rc_...``, a shop user's ``us_...``), never an email or a raw id.
+
+``consent``: the event's snapshot (``ad_user_data``, ``ad_personalization``) when it has one, else
+``GA4GW_GA4_DEFAULT_CONSENT``. What analytics consent forbids is the identity issue's to enforce.
+
+Events GA4 cannot take are skipped with a reason, never sent: anonymous hits (no person: a made-up
+client id per hit would invent users), and hits whose verdict is a machine's (Apple's prefetch, link
+scanners) unless ``GA4GW_GA4_RELAY_VERDICTS`` lists them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from identity import Pseudonymizer
+from warehouse import EventRow
+
+__all__ = ["ENGAGEMENT_MSEC", "SESSION_SECONDS", "Outgoing", "PayloadBuilder", "Skip", "standin_client_id"]
+
+ENGAGEMENT_MSEC = 100  # GA4 wants a positive engagement time; an email hit has no measured one
+SESSION_SECONDS = 1800
+GA4_PARAMS = "ga4_params"  # the warehouse param that keeps a server event's typed MP params as JSON
+_CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
+_VALUE_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One warehouse event as GA4 gets it: the request-level fields it needs and its MP events."""
+
+    event_id: str
+    event_time: float  # epoch seconds
+    common: dict[str, Any]  # client_id, user_id, consent: events share a request only when these are equal
+    events: tuple[dict[str, Any], ...]
+    transaction_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """The request-level fields as canonical JSON: the grouping key of the batcher."""
+        return json.dumps(self.common, sort_keys=True, separators=(",", ":"))
+
+    def body(self) -> dict[str, Any]:
+        """This event alone as a request body (what the validator checks, what a dead letter keeps)."""
+        return {**self.common, "events": list(self.events)}
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """An event GA4 does not get, and why (``anonymous``, ``machine``, ``unsupported``)."""
+
+    event_id: str
+    reason: str
+
+
+def standin_client_id(pseudonym: str) -> str:
+    """A well-formed client id (``<int>.<10 digits>``) derived from a pseudonym: stable, never random."""
+    digest = hashlib.sha256(f"ga4gw-client:{pseudonym}".encode()).digest()
+    first = int.from_bytes(digest[:4], "big") % 2_147_483_647 + 1
+    second = 1_000_000_000 + int.from_bytes(digest[4:8], "big") % 900_000_000
+    return f"{first}.{second}"
+
+
+def _consent_value(value: str | None, default: str) -> str:
+    value = (value or "").strip().upper()
+    return value if value in ("GRANTED", "DENIED") else default
+
+
+def _text(value: str) -> str:
+    return value[:_VALUE_CHARS]
+
+
+class PayloadBuilder:
+    """Turns ``EventRow``s into ``Outgoing`` (or ``Skip``); one per relay, settings fixed at start."""
+
+    def __init__(
+        self,
+        pseudonymizer: Pseudonymizer,
+        *,
+        utm_source: str = "newsletter",
+        default_consent: str = "denied",
+        verdicts: tuple[str, ...] = ("human", "image_proxy"),
+    ) -> None:
+        self._pseudonymizer = pseudonymizer
+        self._utm_source = utm_source
+        self._default_consent = default_consent.upper()
+        self._verdicts = frozenset(verdicts)
+
+    def build(self, row: EventRow) -> Outgoing | Skip:
+        if row.source in ("open", "click"):
+            return self._email(row)
+        if row.source in ("server", "mp"):
+            return self._server(row)
+        return Skip(row.event_id, "unsupported")
+
+    def _common(self, row: EventRow, user_id: str) -> dict[str, Any]:
+        client_id = row.ga_client_id if _CLIENT_ID.fullmatch(row.ga_client_id) else standin_client_id(user_id)
+        common: dict[str, Any] = {"client_id": client_id}
+        if user_id:
+            common["user_id"] = user_id
+        common["consent"] = {
+            "ad_user_data": _consent_value(row.consent.get("ad_user_data"), self._default_consent),
+            "ad_personalization": _consent_value(row.consent.get("ad_personalization"), self._default_consent),
+        }
+        return common
+
+    @staticmethod
+    def _session(row: EventRow) -> dict[str, Any]:
+        seconds = row.event_time.timestamp()
+        session = row.session_id or str(int(seconds // SESSION_SECONDS * SESSION_SECONDS))
+        return {"session_id": session, "engagement_time_msec": ENGAGEMENT_MSEC}
+
+    @staticmethod
+    def _micros(row: EventRow) -> int:
+        return math.floor(row.event_time.timestamp() * 1_000_000)
+
+    def _email(self, row: EventRow) -> Outgoing | Skip:
+        if not row.recipient:
+            return Skip(row.event_id, "anonymous")
+        if row.verdict not in self._verdicts:
+            return Skip(row.event_id, "machine")
+        user_id = row.params.get("email_pseudonym") or self._pseudonymizer.pseudonym("rc", row.recipient)
+        content = f"{row.variant}-{row.link_id}" if row.variant else row.link_id
+        campaign = {
+            "campaign_id": _text(row.campaign_id),
+            "campaign": _text(row.campaign_id),
+            "source": _text(self._utm_source),
+            "medium": "email",
+        }
+        if content:
+            campaign["content"] = _text(content)
+        micros = self._micros(row)
+        session = self._session(row)
+        name = "email_open" if row.source == "open" else "email_click"
+        events: list[dict[str, Any]] = [{"name": name, "params": {**campaign, **session}, "timestamp_micros": micros}]
+        if row.source == "click":
+            events.append({"name": "campaign_details", "params": {**campaign, **session}, "timestamp_micros": micros})
+        return Outgoing(row.event_id, row.event_time.timestamp(), self._common(row, user_id), tuple(events))
+
+    def _server(self, row: EventRow) -> Outgoing | Skip:
+        user_id = row.user_id or row.params.get("email_pseudonym", "")
+        if not (user_id or _CLIENT_ID.fullmatch(row.ga_client_id)):
+            return Skip(row.event_id, "anonymous")
+        params: dict[str, Any] = json.loads(row.params.get(GA4_PARAMS) or "{}")
+        params.update({k: v for k, v in self._session(row).items() if k not in params})
+        event = {"name": row.event_name, "params": params, "timestamp_micros": self._micros(row)}
+        return Outgoing(
+            row.event_id,
+            row.event_time.timestamp(),
+            self._common(row, user_id),
+            (event,),
+            transaction_id=row.transaction_id if row.event_name == "purchase" else "",
+        )

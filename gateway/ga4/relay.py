@@ -1,0 +1,432 @@
+"""The GA4 relay: outbox -> payloads -> validator -> ledger -> Measurement Protocol, in its own thread.
+
+Three loops share one event loop on the relay's thread (the edge's loop never waits for GA4):
+
+intake    every ``batch_delay`` seconds, reads what the outbox holds after the ledger's position,
+          turns each event into MP events (``payloads``), dead-letters what the validator refuses
+          or what is past GA4's 72 hours, drops purchases already relayed (transaction id), packs
+          the rest into requests (``batching``) and commits all of it to the ledger at once.
+sender    up to ``concurrency`` requests in flight. Before each send: expiry and the validator
+          again. 2xx: sent, never again. 429: retried after its Retry-After. 5xx, timeouts and
+          transport errors: retried with exponential backoff and jitter (an error after the body
+          went out may mean it arrived: counted as ambiguous). Any other answer: dead, ``rejected``.
+          With no measurement id or secret the sender does not run (dry run): requests wait in the
+          ledger, validated.
+reporter  copies final outcomes to the warehouse's ``ga4_deliveries`` and prunes the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from warehouse import GA4_DELIVERY_COLUMNS, EventRow, WarehouseError
+
+from ..metrics import Metrics
+from ..outbox import Outbox
+from ..warehouse_link import WarehouseLink
+from .batching import pack
+from .ledger import DeadLetter, Due, Ledger
+from .payloads import Outgoing, PayloadBuilder, Skip
+from .validate import DEFAULT_LIMITS, Limits, validate
+
+__all__ = ["CONSUMER", "Relay", "RelayConfig"]
+
+log = logging.getLogger(__name__)
+CONSUMER = "ga4"
+_READ = 20_000
+_SAFETY_SECONDS = 300  # "clamp" moves an old event to 72 h minus this, so it is still inside when it lands
+_REPORT_SECONDS = 2.0
+_PRUNE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """How the relay sends; ``dry_run`` when there is no measurement id or secret."""
+
+    measurement_id: str = ""
+    api_secret: str = ""
+    origin: str = "https://www.google-analytics.com"
+    concurrency: int = 16
+    timeout: float = 10.0
+    max_backoff: float = 300.0
+    expired: str = "dead"  # or "clamp"
+    batch_delay: float = 0.5
+    ledger_days: int = 7
+    limits: Limits = DEFAULT_LIMITS
+
+    @property
+    def dry_run(self) -> bool:
+        return not (self.measurement_id and self.api_secret)
+
+    def url(self) -> str:
+        """The collect URL; it holds the secret, so it is never logged or stored."""
+        return f"{self.origin}/mp/collect"
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit() or value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class Relay:
+    """Owns the relay thread. ``start()`` after the outbox is open, ``stop()`` before it closes."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        ledger_path: Path,
+        builder: PayloadBuilder,
+        config: RelayConfig,
+        metrics: Metrics,
+        link: WarehouseLink | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._outbox = outbox
+        self._ledger_path = ledger_path
+        self._builder = builder
+        self.config = config
+        self._metrics = metrics
+        self._link = link
+        self._clock = clock
+        self._thread = threading.Thread(target=self._run, name="ga4-relay", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._work: asyncio.Event | None = None
+        self._ledger: Ledger | None = None
+        self._grace = config.timeout
+        self.queued = 0
+        self.last_error = ""
+        metrics.describe("ga4gw_ga4_events_total", "MP events by outcome: sent, dead, skipped")
+        metrics.describe("ga4gw_ga4_requests_total", "MP requests by answer: 2xx, 429, 5xx, 4xx, transport")
+        metrics.gauge("ga4gw_ga4_queued_requests", "MP requests waiting in the delivery ledger", lambda: self.queued)
+
+    # Lifetime --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop taking and sending; requests in flight get ``timeout`` seconds to finish."""
+        self._grace = timeout
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stopping.set)
+        self._thread.join(timeout + 5)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception:  # the relay must never take the gateway down; its work waits in the ledger
+            log.exception("the GA4 relay stopped on an error")
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._work = asyncio.Event()
+        self._ledger = ledger = Ledger(self._ledger_path, clock=self._clock)
+        try:
+            recovered = ledger.recover()
+            if recovered:
+                log.warning("%d GA4 requests were in flight when the gateway stopped; they will be sent again "
+                            "(counted as possibly duplicated)", recovered)  # fmt: skip
+            if self.config.dry_run:
+                log.warning("GA4 relay runs dry (no GA4GW_GA4_MEASUREMENT_ID or GA4GW_GA4_API_SECRET): "
+                            "requests are validated and kept in the ledger, not sent")  # fmt: skip
+            tasks = [self._intake_loop(ledger), self._report_loop(ledger)]
+            if not self.config.dry_run:
+                tasks.append(self._send_loop(ledger))
+            await asyncio.gather(*tasks)
+        finally:
+            ledger.close()
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep unless stopping; True when it is time to stop."""
+        assert self._stopping is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
+
+    # Intake ----------------------------------------------------------------------------------
+
+    async def _intake_loop(self, ledger: Ledger) -> None:
+        while not await self._pause(self.config.batch_delay):
+            try:
+                while self.intake(ledger) >= _READ:
+                    pass
+            except Exception as exc:  # a bad row must not stop the relay; it stays in the outbox
+                self.last_error = f"intake: {exc}"
+                log.exception("GA4 intake failed")
+
+    def intake(self, ledger: Ledger) -> int:
+        """Take what the outbox holds after the ledger's position; returns how many events were read."""
+        position = max(ledger.position(), self._outbox.position(CONSUMER))
+        records = self._outbox.read_after(position, _READ)
+        if not records:
+            return 0
+        now = self._clock()
+        oldest = now - self.config.limits.max_age_seconds
+        ready: list[Outgoing] = []
+        dead: list[DeadLetter] = []
+        skipped: Counter[str] = Counter()
+        for record in records:
+            built = self._builder.build(EventRow.from_json(record.payload))
+            if isinstance(built, Skip):
+                skipped[built.reason] += 1
+            elif built.event_time < oldest and self.config.expired == "dead":
+                dead.append(_letter(built, "expired", [_expired_message(self.config.limits)]))
+            else:
+                if built.event_time < oldest:
+                    built = _clamp(built, now, self.config.limits)
+                messages = validate(built.body(), now=now, limits=self.config.limits)
+                if messages:
+                    dead.append(_letter(built, "invalid", [m.as_json() for m in messages]))
+                else:
+                    ready.append(built)
+        ready = self._drop_known_purchases(ledger, ready, skipped)
+        deliveries = pack(ready, limits=self.config.limits)
+        index = {o.event_id: (len(o.events), o.event_time) for o in ready}
+        transactions = [(o.transaction_id, o.event_id) for o in ready if o.transaction_id]
+        ledger.take(deliveries, index=index, dead=dead, skipped=skipped, transactions=transactions,
+                    position=records[-1].id)  # fmt: skip
+        self._outbox.ack(CONSUMER, records[-1].id)
+        for reason, count in skipped.items():
+            self._metrics.inc("ga4gw_ga4_events_total", count, outcome="skipped", reason=reason)
+        for letter in dead:
+            self._metrics.inc("ga4gw_ga4_events_total", outcome="dead", reason=letter.reason)
+        self.queued += len(deliveries)
+        if deliveries and self._work is not None:
+            self._work.set()
+        return len(records)
+
+    @staticmethod
+    def _drop_known_purchases(ledger: Ledger, ready: list[Outgoing], skipped: Counter[str]) -> list[Outgoing]:
+        """GA4 de-duplicates purchases by transaction id on web streams only: never relay one twice."""
+        known = ledger.known_transactions(o.transaction_id for o in ready if o.transaction_id)
+        kept = []
+        for item in ready:
+            if item.transaction_id and item.transaction_id in known:
+                skipped["duplicate_transaction"] += 1
+                continue
+            if item.transaction_id:
+                known.add(item.transaction_id)
+            kept.append(item)
+        return kept
+
+    # Sending ---------------------------------------------------------------------------------
+
+    async def _send_loop(self, ledger: Ledger) -> None:
+        assert self._stopping is not None
+        assert self._work is not None
+        limits = httpx.Limits(
+            max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency
+        )
+        params = {"measurement_id": self.config.measurement_id, "api_secret": self.config.api_secret}
+        running: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(timeout=self.config.timeout, limits=limits, params=params) as client:
+            while not self._stopping.is_set():
+                free = self.config.concurrency - len(running)
+                claimed = ledger.claim(free) if free > 0 else []
+                for due in claimed:
+                    task = asyncio.create_task(self._send(client, ledger, due))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if claimed:
+                    await asyncio.sleep(0)
+                    continue
+                await self._wait_for_work(ledger, running)
+            if running:  # let what is in flight finish; what does not is counted ambiguous at the next start
+                await asyncio.wait(running, timeout=self._grace)
+
+    async def _wait_for_work(self, ledger: Ledger, running: set[asyncio.Task[None]]) -> None:
+        assert self._work is not None
+        assert self._stopping is not None
+        due = ledger.next_due()
+        if due is None:
+            self.queued = ledger.queued()
+        wait = 1.0 if due is None else max(0.0, min(1.0, due - self._clock()))
+        self._work.clear()
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._work.wait()),
+                                             asyncio.ensure_future(self._stopping.wait())}  # fmt: skip
+        await asyncio.wait(waiters | running, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def _send(self, client: httpx.AsyncClient, ledger: Ledger, due: Due) -> None:
+        now = self._clock()
+        left = self._expire(ledger, due, now)
+        if left is None:
+            return
+        due = left
+        body = json.loads(due.body)
+        messages = validate(body, now=now, limits=self.config.limits, body_size=len(due.body.encode()))
+        if messages:
+            self._kill(ledger, due, "invalid", [m.as_json() for m in messages])
+            return
+        try:
+            response = await client.post(
+                self.config.url(), content=due.body.encode(), headers={"content-type": "application/json"}
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            self._retry(ledger, due, 0, f"cannot connect: {type(exc).__name__}", ambiguous=False)
+            self._metrics.inc("ga4gw_ga4_requests_total", answer="transport")
+            return
+        except httpx.HTTPError as exc:  # the body may have arrived: a retry may duplicate it, and is counted
+            self._retry(ledger, due, 0, f"no answer: {type(exc).__name__}", ambiguous=True)
+            self._metrics.inc("ga4gw_ga4_requests_total", answer="transport")
+            return
+        status = response.status_code
+        if 200 <= status < 300:
+            ledger.sent(due.id, status)
+            self.queued = max(0, self.queued - 1)
+            self.last_error = ""
+            self._metrics.inc("ga4gw_ga4_requests_total", answer="2xx")
+            self._metrics.inc("ga4gw_ga4_events_total", len(body["events"]), outcome="sent", reason="")
+        elif status == 429 or status >= 500:
+            wait = retry_after(response.headers.get("retry-after"), now) if status == 429 else None
+            self._retry(ledger, due, status, f"HTTP {status}", ambiguous=False, after=wait)
+            self._metrics.inc("ga4gw_ga4_requests_total", answer="429" if status == 429 else "5xx")
+        else:
+            self._metrics.inc("ga4gw_ga4_requests_total", answer="4xx")
+            self._kill(ledger, due, "rejected", [{"httpStatus": status, "body": response.text[:500]}], status)
+
+    def _retry(
+        self, ledger: Ledger, due: Due, status: int, error: str, *, ambiguous: bool, after: float | None = None
+    ) -> None:
+        if after is None:  # exponential backoff with jitter: 1, 2, 4 ... seconds, capped, times 0.5 to 1
+            base = min(1.0, self.config.max_backoff)
+            after = min(self.config.max_backoff, base * 2 ** min(due.attempts - 1, 30)) * random.uniform(0.5, 1.0)  # noqa: S311
+        self.last_error = error
+        ledger.retry(due.id, after=after, status=status, error=error, ambiguous=ambiguous)
+
+    def _kill(self, ledger: Ledger, due: Due, reason: str, messages: list[dict[str, Any]], status: int = 0) -> None:
+        letters = _split(due, reason, messages)
+        ledger.kill(due, reason, letters, status, reason)
+        self.queued = max(0, self.queued - 1)
+        self._metrics.inc("ga4gw_ga4_events_total", len(letters), outcome="dead", reason=reason)
+        log.warning("GA4 request %s is dead (%s): %d events kept as dead letters", due.id, reason, len(letters))
+
+    def _expire(self, ledger: Ledger, due: Due, now: float) -> Due | None:
+        """Events that would land past 72 hours: dead letters (or clamped, by setting). None: nothing left."""
+        limits = self.config.limits
+        oldest = now - limits.max_age_seconds + 1
+        if due.oldest >= oldest:
+            return due
+        body = json.loads(due.body)
+        if self.config.expired == "clamp":
+            floor = math.floor((now - limits.max_age_seconds + _SAFETY_SECONDS) * 1_000_000)
+            for event in body["events"]:
+                event["timestamp_micros"] = max(int(event.get("timestamp_micros", floor)), floor)
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            ledger.rewrite(due, text, due.idx, now, [])
+            return Due(due.id, text, due.idx, now, due.attempts)
+        keep_idx, keep_events, letters = [], [], []
+        offset = 0
+        common = {k: v for k, v in body.items() if k != "events"}
+        for event_id, count, event_time in due.idx:
+            events = body["events"][offset : offset + int(count)]
+            offset += int(count)
+            if event_time < oldest:
+                letters.append(DeadLetter(event_id, "expired", [_expired_message(limits)],
+                                          {**common, "events": events}, event_time, due.id))  # fmt: skip
+            else:
+                keep_idx.append([event_id, count, event_time])
+                keep_events += events
+        self._metrics.inc("ga4gw_ga4_events_total", len(letters), outcome="dead", reason="expired")
+        if not keep_idx:
+            ledger.kill(due, "expired", letters)
+            self.queued = max(0, self.queued - 1)
+            return None
+        text = json.dumps({**common, "events": keep_events}, ensure_ascii=False, separators=(",", ":"))
+        ledger.rewrite(due, text, keep_idx, min(i[2] for i in keep_idx), letters)
+        return Due(due.id, text, keep_idx, min(i[2] for i in keep_idx), due.attempts)
+
+    # Reporting -------------------------------------------------------------------------------
+
+    async def _report_loop(self, ledger: Ledger) -> None:
+        last_prune = 0.0
+        while True:
+            stopping = await self._pause(_REPORT_SECONDS)
+            with contextlib.suppress(WarehouseError):
+                self.report(ledger)
+            now = self._clock()
+            if now - last_prune > _PRUNE_SECONDS:
+                ledger.prune(now - self.config.ledger_days * 86400)
+                last_prune = now
+            if stopping:
+                return
+
+    def report(self, ledger: Ledger) -> int:
+        """Copy final outcomes to the warehouse; returns the rows written."""
+        wh = self._link.warehouse if self._link is not None else None
+        if wh is None:
+            return 0
+        reports, delivery_ids, letter_ids = ledger.unreported()
+        if not reports:
+            return 0
+
+        def moment(seconds: float) -> datetime:
+            return datetime.fromtimestamp(seconds, UTC)
+
+        rows = [
+            (r.delivery_id, r.event_id, r.event_name, moment(r.event_time), r.state, r.reason, min(r.attempts, 65535),
+             min(r.ambiguous, 65535), r.http_status, moment(r.created), moment(r.finished))
+            for r in reports
+        ]  # fmt: skip
+        wh.insert("ga4_deliveries", rows, [name for name, _ in GA4_DELIVERY_COLUMNS])
+        ledger.mark_reported(delivery_ids, letter_ids)
+        return len(rows)
+
+
+def _expired_message(limits: Limits) -> dict[str, str]:
+    hours = limits.max_age_seconds / 3600
+    return {"fieldPath": "events[0].timestamp_micros", "description": f"older than {hours:g} hours when it would be "
+            "sent: GA4 would move it or drop it", "validationCode": "VALUE_OUT_OF_BOUNDS"}  # fmt: skip
+
+
+def _letter(item: Outgoing, reason: str, messages: list[dict[str, Any]]) -> DeadLetter:
+    return DeadLetter(item.event_id, reason, messages, item.body(), item.event_time)
+
+
+def _clamp(item: Outgoing, now: float, limits: Limits) -> Outgoing:
+    floor = math.floor((now - limits.max_age_seconds + _SAFETY_SECONDS) * 1_000_000)
+    events = tuple({**e, "timestamp_micros": floor} for e in item.events)
+    return Outgoing(item.event_id, floor / 1_000_000, item.common, events, item.transaction_id)
+
+
+def _split(due: Due, reason: str, messages: list[dict[str, Any]]) -> list[DeadLetter]:
+    """One dead letter per warehouse event of a delivery, each with its own MP events."""
+    body = json.loads(due.body)
+    common = {k: v for k, v in body.items() if k != "events"}
+    letters, offset = [], 0
+    for event_id, count, event_time in due.idx:
+        events = body["events"][offset : offset + int(count)]
+        offset += int(count)
+        letters.append(DeadLetter(event_id, reason, messages, {**common, "events": events}, event_time, due.id))
+    return letters
