@@ -16,10 +16,11 @@ from starlette.routing import Mount
 
 from identity import LandingTokens, Pseudonymizer
 
-from . import clickhouse_http, health, links_api, runfile
+from . import clickhouse_http, health, ingest, links_api, mp_ingest, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
+from .ga4.ledger import Ledger
 from .ga4.payloads import PayloadBuilder
 from .ga4.relay import CONSUMER as GA4_CONSUMER
 from .ga4.relay import Relay, RelayConfig
@@ -97,6 +98,12 @@ def create_app(settings: Settings) -> Starlette:
         _classifier(settings),
         metrics,
     )
+    builder = PayloadBuilder(
+        pseudonymizer,
+        utm_source=settings.utm_source,
+        default_consent=settings.ga4_default_consent,
+        verdicts=settings.ga4_relay_verdicts,
+    )
     sql = clickhouse_http.ClickHouseInterface(authority, settings.sql_max_seconds, settings.sql_max_result_rows)
 
     @contextlib.asynccontextmanager
@@ -108,17 +115,15 @@ def create_app(settings: Settings) -> Starlette:
             consumers=("warehouse", GA4_CONSUMER),
         )
         edge.outbox = outbox
+        app.state.outbox = outbox
+        ledger_path = settings.data_dir / "ga4_ledger.sqlite3"
+        lookups = Ledger(ledger_path)  # the ingest routes' own connection, for purchase de-duplication
+        app.state.transactions = ingest.TransactionIndex(lookups)
         pipeline = Pipeline(
             outbox, link, metrics, batch_rows=settings.pipeline_batch_rows, max_delay=settings.pipeline_max_delay
         )
         app.state.pipeline = pipeline
-        builder = PayloadBuilder(
-            pseudonymizer,
-            utm_source=settings.utm_source,
-            default_consent=settings.ga4_default_consent,
-            verdicts=settings.ga4_relay_verdicts,
-        )
-        relay = Relay(outbox, settings.data_dir / "ga4_ledger.sqlite3", builder, relay_config(settings), metrics, link)
+        relay = Relay(outbox, ledger_path, builder, relay_config(settings), metrics, link)
         app.state.relay = relay
         await link.open()
         pipeline.start()
@@ -137,12 +142,15 @@ def create_app(settings: Settings) -> Starlette:
                 # the outbox holds, then close the warehouse.
                 await anyio.to_thread.run_sync(relay.stop)
                 outbox.close()
+                lookups.close()
                 await anyio.to_thread.run_sync(pipeline.stop)
                 link.close()
 
     app = Starlette(
         routes=[
             *links_api.routes(),
+            *ingest.routes(),
+            *mp_ingest.routes(),
             *ga4_debug.routes(),
             *health.routes(),
             *metrics_routes(),
@@ -157,5 +165,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.pseudonymizer = pseudonymizer
     app.state.link_signer = signer
     app.state.metrics = metrics
+    app.state.relay_builder = builder
+    app.state.mp_keyring = keys.api
     app.state.warehouse_link = link
     return app

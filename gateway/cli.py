@@ -21,6 +21,7 @@ import httpx
 from . import runfile
 from .auth import SCOPES, TokenAuthority
 from .errors import GatewayError, SettingsError
+from .ga4_cli import add_ga4_commands
 from .keys import load_keyrings
 from .settings import SPECS, Settings, load_settings
 
@@ -222,17 +223,6 @@ def _add_link_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires-in-days", type=int, default=0, help="link lifetime; 0 for none")
 
 
-def _ga4_validate(settings: Settings, args: argparse.Namespace) -> int:
-    import json
-    import time
-
-    from .ga4 import validate_text, validation_response
-
-    messages = validate_text(sys.stdin.buffer.read(), now=time.time())
-    print(json.dumps(validation_response(messages), indent=2))
-    return 1 if messages else 0
-
-
 def _settings_cmd(settings: Settings, args: argparse.Namespace) -> int:
     if args.markdown:
         print("| variable | default | what it does |\n|---|---|---|")
@@ -294,9 +284,7 @@ def _parser() -> argparse.ArgumentParser:
     rewrite.add_argument("--track-unsubscribe", action="store_true", help="track unsubscribe links too")
     rewrite.set_defaults(run=_rewrite)
 
-    ga4 = sub.add_parser("ga4", help="GA4 Measurement Protocol").add_subparsers(dest="ga4_command", required=True)
-    check = ga4.add_parser("validate", help="validate an MP body (stdin) like Google's validation server")
-    check.set_defaults(run=_ga4_validate)
+    add_ga4_commands(sub)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")

@@ -7,7 +7,6 @@ pseudonym is used; it never travels in a URL), and either URLs or a whole HTML b
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from identity import Pseudonymizer
 
 from .auth import authenticate
+from .bodies import read_json
 from .errors import InvalidRequest
 from .keys import load_keyrings
 from .links import LinkSigner, LinkToken, Mode, TokenKind
@@ -188,29 +188,12 @@ def _parse(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _read_json(request: Request) -> dict[str, Any]:
-    size = 0
-    chunks = []
-    async for chunk in request.stream():  # never trust Content-Length alone
-        size += len(chunk)
-        if size > _MAX_BODY:
-            raise InvalidRequest("the body is larger than 2 MiB", status=413)
-        chunks.append(chunk)
-    try:
-        body = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("the body is not JSON", status=400) from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object", status=400)
-    return body
-
-
 async def create_links(request: Request) -> JSONResponse:
     """``POST /v1/links`` (scope ``links:write``): tracked URLs, or the rewritten HTML, plus the pixel."""
     authenticate(request, "links:write")
     settings: Settings = request.app.state.settings
     signer: LinkSigner = request.app.state.link_signer
-    fields = _parse(await _read_json(request), settings)
+    fields = _parse(await read_json(request, _MAX_BODY), settings)
     common = {k: fields[k] for k in ("campaign", "recipient", "email", "variant", "mode", "sent_at", "expires_in_days")}
     if fields["urls"] is not None:
         tracked, pixel = tracked_links(signer, urls=fields["urls"], **common)

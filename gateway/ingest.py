@@ -1,0 +1,304 @@
+"""``POST /v1/events``: the shop backend's purchases, carts, checkouts, product and page views, sign-ups.
+
+Body: ``{"events": [event, ...]}`` (at most ``GA4GW_EVENTS_MAX_PER_REQUEST``). An event::
+
+    {"name": "purchase",                  purchase, add_to_cart, begin_checkout, view_item, page_view, sign_up
+     "event_id": "order-1001",            optional: the shop's own id; the same id is the same event
+     "time": "2026-11-23T10:00:00Z",      optional (ISO 8601 or epoch seconds); default: now
+     "client_id": "123456789.1700000000", the shop's GA client id, and/or
+     "user_id": "crm-42",                 the shop's user id (stored as a keyed pseudonym), and/or
+     "email": "ann@example.com",          (only its keyed pseudonym is kept: never stored raw)
+     "session_id": "1700000000",          optional: the GA session the event belongs to
+     "consent": {"ad_user_data": "granted", "ad_personalization": "denied"},   optional
+     "traffic": {"source": "google", "medium": "cpc", "campaign": "winter"},   optional: the visit's channel
+     "params": {"transaction_id": "T-1001", "value": 59.9, "currency": "EUR", "items": [...], ...}}
+
+Every event is checked (the rules below, then the MP validator on the event it becomes): one wrong
+field rejects the whole request with 422 and every wrong field named (``events[2].params.currency``),
+so a retry after the fix cannot half-apply. The answer (202) comes only after the outbox committed
+the events. A purchase whose transaction id was already taken is answered ``duplicate`` and not stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from identity import Pseudonymizer
+from warehouse import EventRow
+
+from .auth import authenticate
+from .bodies import read_json
+from .errors import InvalidRequest
+from .ga4.ledger import Ledger
+from .ga4.payloads import GA4_PARAMS, Outgoing
+from .ga4.validate import validate
+from .outbox import Outbox
+
+__all__ = ["EVENT_NAMES", "TransactionIndex", "routes", "server_row", "store"]
+
+EVENT_NAMES = frozenset({"purchase", "add_to_cart", "begin_checkout", "view_item", "page_view", "sign_up"})
+_NEEDS_ITEMS = frozenset({"add_to_cart", "begin_checkout", "view_item"})
+_KEYS = frozenset({"name", "event_id", "time", "client_id", "user_id", "email", "session_id", "consent", "traffic",
+                   "params"})  # fmt: skip
+_CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
+_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_MAX_BODY = 4 * 1024 * 1024
+_FUTURE_SECONDS = 60
+
+
+class TransactionIndex:
+    """Purchases already taken, by transaction id: the ledger's record plus those accepted since it last looked.
+
+    The relay's intake is the authority (it never relays a transaction twice); this answers the shop
+    early, so that a retried purchase is reported ``duplicate`` and not stored twice.
+    """
+
+    def __init__(self, ledger: Ledger, memory: int = 200_000) -> None:
+        self._ledger = ledger
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._memory = memory
+
+    def seen(self, transaction_ids: list[str]) -> set[str]:
+        known = {t for t in transaction_ids if t in self._recent}
+        rest = [t for t in transaction_ids if t not in known]
+        return known | (self._ledger.known_transactions(rest) if rest else set())
+
+    def remember(self, transaction_id: str) -> None:
+        self._recent[transaction_id] = None
+        if len(self._recent) > self._memory:
+            self._recent.popitem(last=False)
+
+
+def _moment(value: object, path: str, errors: dict[str, str], now: float) -> float:
+    if value is None:
+        return now
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            errors[path] = "not an ISO 8601 time (e.g. 2026-11-23T10:00:00Z) nor epoch seconds"
+            return now
+        if parsed.tzinfo is None:
+            errors[path] = "an ISO 8601 time needs its offset (Z or +01:00)"
+            return now
+        seconds = parsed.timestamp()
+    else:
+        errors[path] = "an ISO 8601 time or epoch seconds"
+        return now
+    if seconds > now + _FUTURE_SECONDS:
+        errors[path] = "is in the future"
+    elif seconds <= 0:
+        errors[path] = "must be after 1970"
+    return seconds
+
+
+def _number(params: dict[str, Any], name: str, path: str, errors: dict[str, str]) -> Decimal | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        errors[f"{path}.{name}"] = "must be a number"
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        errors[f"{path}.{name}"] = "must be a number"
+        return None
+
+
+def _check_commerce(name: str, params: dict[str, Any], path: str, errors: dict[str, str]) -> None:
+    value = _number(params, "value", path, errors)
+    if value is not None and value < 0:
+        errors[f"{path}.value"] = "must not be negative"
+    currency = params.get("currency")
+    if currency is not None and not (isinstance(currency, str) and _CURRENCY.fullmatch(currency)):
+        errors[f"{path}.currency"] = "an ISO 4217 code in capitals, like EUR"
+    elif value is not None and currency is None:
+        errors[f"{path}.currency"] = "required when value is given"
+    if name == "purchase":
+        tid = params.get("transaction_id")
+        if not isinstance(tid, str) or not tid.strip():
+            errors[f"{path}.transaction_id"] = "a purchase needs its transaction id (a non-empty string)"
+        if value is None:
+            errors[f"{path}.value"] = "a purchase needs its value"
+    items = params.get("items")
+    if items is None:
+        if name in _NEEDS_ITEMS:
+            errors[f"{path}.items"] = f"{name} needs its items"
+        return
+    if not isinstance(items, list) or not items:
+        errors[f"{path}.items"] = "a non-empty list of items"
+        return
+    for i, item in enumerate(items):
+        here = f"{path}.items[{i}]"
+        if not isinstance(item, dict):
+            errors[here] = "an item is an object"
+            continue
+        if not (item.get("item_id") or item.get("item_name")):
+            errors[f"{here}.item_id"] = "an item needs item_id or item_name"
+        _number(item, "price", here, errors)
+        quantity = item.get("quantity")
+        if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
+            errors[f"{here}.quantity"] = "a whole number, 1 or more"
+
+
+def _check(event: object, path: str, errors: dict[str, str], now: float) -> tuple[dict[str, Any], float] | None:
+    """The event and its time when nothing is wrong with it; every problem goes into ``errors``."""
+    if not isinstance(event, dict):
+        errors[path] = "an event is an object"
+        return None
+    for key in event:
+        if key not in _KEYS:
+            errors[f"{path}.{key}"] = f"unknown field (known: {', '.join(sorted(_KEYS))})"
+    name = event.get("name")
+    if name not in EVENT_NAMES:
+        errors[f"{path}.name"] = f"one of {', '.join(sorted(EVENT_NAMES))}"
+    event_id = event.get("event_id")
+    if event_id is not None and not (isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id)):
+        errors[f"{path}.event_id"] = "1 to 64 letters, digits, '.', '_', ':' or '-'"
+    client_id, user_id, email = event.get("client_id"), event.get("user_id"), event.get("email")
+    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+        errors[f"{path}.client_id"] = "a GA client id: two numbers joined by a dot, like 123456789.1700000000"
+    if user_id is not None and not (isinstance(user_id, str) and 0 < len(user_id) <= 256):
+        errors[f"{path}.user_id"] = "a non-empty string of at most 256 characters"
+    if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email.strip())):
+        errors[f"{path}.email"] = "an email address"
+    if not (client_id or user_id or email):
+        errors[path] = "name the person: client_id, user_id or email (at least one)"
+    session = event.get("session_id")
+    if session is not None and not (isinstance(session, (str, int)) and not isinstance(session, bool)
+                                    and 0 < len(str(session)) <= 100):  # fmt: skip
+        errors[f"{path}.session_id"] = "a string or number of at most 100 characters"
+    for key, allowed in (("consent", ("ad_user_data", "ad_personalization")), ("traffic", ("source", "medium",
+                                                                                           "campaign"))):  # fmt: skip
+        block = event.get(key)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            errors[f"{path}.{key}"] = f"an object with {', '.join(allowed)}"
+            continue
+        for field, value in block.items():
+            if field not in allowed:
+                errors[f"{path}.{key}.{field}"] = f"unknown field (known: {', '.join(allowed)})"
+            elif key == "consent" and str(value).lower() not in ("granted", "denied"):
+                errors[f"{path}.{key}.{field}"] = "granted or denied"
+            elif key == "traffic" and not (isinstance(value, str) and len(value) <= 100):
+                errors[f"{path}.{key}.{field}"] = "a string of at most 100 characters"
+    params = event.get("params", {})
+    if not isinstance(params, dict):
+        errors[f"{path}.params"] = "an object"
+        return None
+    if isinstance(name, str) and name in EVENT_NAMES:
+        _check_commerce(name, params, f"{path}.params", errors)
+    return event, _moment(event.get("time"), f"{path}.time", errors, now)
+
+
+def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, source: str, now: float) -> EventRow:
+    """The warehouse row of a checked event: pseudonyms only, typed MP params kept for the relay."""
+    params: dict[str, Any] = dict(event.get("params") or {})
+    email = event.get("email")
+    user_id = event.get("user_id")
+    stored: dict[str, str] = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+                              for k, v in params.items()}  # fmt: skip
+    stored[GA4_PARAMS] = json.dumps(params, ensure_ascii=False, separators=(",", ":"))
+    if email:
+        stored["email_pseudonym"] = pseudonymizer.email(email)
+    for key, value in (event.get("traffic") or {}).items():
+        stored[key] = value
+    event_id = event.get("event_id")
+    moment = datetime.fromtimestamp(at, UTC)
+    value = params.get("value")
+    return EventRow(
+        event_id=f"{source}-{event_id}" if event_id else f"{source}-{secrets.token_hex(12)}",
+        event_time=moment,
+        received_at=datetime.fromtimestamp(now, UTC),
+        event_name=str(event["name"]),
+        source=source,
+        ga_client_id=str(event.get("client_id") or ""),
+        user_id=pseudonymizer.pseudonym("us", str(user_id)) if user_id else "",
+        session_id=str(event.get("session_id") or ""),
+        consent={k: str(v).lower() for k, v in (event.get("consent") or {}).items()},
+        url=str(params.get("page_location", ""))[:2048],
+        value=Decimal(str(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else Decimal(0),
+        currency=str(params.get("currency", "")),
+        transaction_id=str(params.get("transaction_id", "")) if event["name"] == "purchase" else "",
+        params=stored,
+    )
+
+
+async def store(rows: list[EventRow], outbox: Outbox, transactions: TransactionIndex) -> list[dict[str, str]]:
+    """Commit ``rows`` to the outbox (purchases already taken are not), then answer each one's fate."""
+    tids = [r.transaction_id for r in rows if r.transaction_id]
+    known = transactions.seen(tids) if tids else set()
+    fates: list[dict[str, str]] = []
+    futures = []
+    for row in rows:
+        if row.transaction_id and row.transaction_id in known:
+            fates.append({"event_id": row.event_id, "status": "duplicate", "transaction_id": row.transaction_id})
+            continue
+        if row.transaction_id:
+            known.add(row.transaction_id)  # twice in one request: the first wins
+        futures.append((len(fates), outbox.append(row.event_id, row.to_json())))
+        fates.append({"event_id": row.event_id, "status": "accepted"})
+    for index, future in futures:
+        if not await future:
+            raise InvalidRequest("the gateway's outbox is full; retry later", status=503)
+        fates[index]["status"] = "accepted"
+    for row in rows:
+        if row.transaction_id:
+            transactions.remember(row.transaction_id)
+    return fates
+
+
+async def post_events(request: Request) -> JSONResponse:
+    """``POST /v1/events`` (scope ``events:write``): 202 once every event is durably in the outbox."""
+    authenticate(request, "events:write")
+    state = request.app.state
+    body = await read_json(request, _MAX_BODY)
+    events = body.get("events")
+    limit = state.settings.events_max_per_request
+    if not isinstance(events, list) or not events:
+        raise InvalidRequest('send {"events": [...]}', {"events": "a non-empty list of events"})
+    if len(events) > limit:
+        raise InvalidRequest(f"{len(events)} events; at most {limit} per request (GA4GW_EVENTS_MAX_PER_REQUEST)",
+                             {"events": f"at most {limit} events"})  # fmt: skip
+    now = time.time()
+    errors: dict[str, str] = {}
+    checked = [_check(event, f"events[{i}]", errors, now) for i, event in enumerate(events)]
+    rows: list[EventRow] = []
+    for i, item in enumerate(checked):
+        if errors or item is None:
+            break
+        row = server_row(*item, state.pseudonymizer, "server", now)
+        built = state.relay_builder.build(row)
+        if isinstance(built, Outgoing):  # what GA4 would refuse is refused here, named as the shop wrote it
+            for message in validate(built.body(), now=now):
+                path = message.field_path
+                field = path.replace("events[0]", f"events[{i}]", 1) if path.startswith("events") else f"events[{i}]"
+                errors[field] = f"{message.description} ({message.code.value})"
+        rows.append(row)
+    if errors:
+        raise InvalidRequest(f"{len(errors)} problem(s) in the events; nothing was stored", errors)
+    fates = await store(rows, state.outbox, state.transactions)
+    accepted = sum(1 for f in fates if f["status"] == "accepted")
+    return JSONResponse({"accepted": accepted, "events": fates}, status_code=202)
+
+
+def routes() -> list[Route]:
+    return [Route("/v1/events", post_events, methods=["POST"])]
