@@ -87,7 +87,7 @@ class LiveGateway:
         return self.proc.returncode
 
 
-def start_gateway(data_dir: Path, wait_ready: bool = True, **settings: str) -> LiveGateway:
+def start_gateway(data_dir: Path, *, wait_ready: bool = True, **settings: str) -> LiveGateway:
     """Start ``ga4gw serve --port 0`` and wait until it answers (and is ready, unless told not to)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = clean_env(GA4GW_DATA_DIR=str(data_dir), GA4GW_LOG_LEVEL="info", **settings)

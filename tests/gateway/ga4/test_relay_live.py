@@ -6,7 +6,9 @@ import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +27,7 @@ HUMAN_UA = (
 )
 
 
-def ga4_settings(standin: StandIn, **extra: str) -> dict[str, str]:
+def ga4_settings(standin: StandIn, **extra: str) -> dict[str, Any]:
     return {
         "GA4GW_GA4_MEASUREMENT_ID": "G-TEST123",
         "GA4GW_GA4_API_SECRET": SECRET,
@@ -38,7 +40,7 @@ def ga4_settings(standin: StandIn, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def relay_gateway(tmp_path: Path, standin: StandIn):
+def relay_gateway(tmp_path: Path, standin: StandIn) -> Iterator[LiveGateway]:
     gw = start_gateway(tmp_path / "data", **ga4_settings(standin))
     yield gw
     gw.stop()
@@ -210,7 +212,7 @@ def test_kill_9_mid_flight_nothing_lost_and_extra_copies_only_where_counted(tmp_
     standin.script(Behaviour("stall", count=1000, seconds=0.8))
     gw = start_gateway(tmp_path / "data", **ga4_settings(standin, GA4GW_GA4_CONCURRENCY="8"))
     token = gw.token("events:write")
-    pages = [{"name": "page_view", "client_id": f"{i + 1}.1700000000",
+    pages: list[dict[str, Any]] = [{"name": "page_view", "client_id": f"{i + 1}.1700000000",
               "params": {"page_location": f"https://shop.example/p/{i}"}} for i in range(40)]  # fmt: skip
     assert post_events(gw, pages, token).status_code == 202
     wait_for(lambda: len(standin.requests()) >= 8)  # some answered, eight more stalled in flight
