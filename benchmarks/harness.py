@@ -74,6 +74,7 @@ class Gateway:
     data_dir: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    settings: dict[str, str] | None = None  # extra GA4GW_* settings
 
     @property
     def url(self) -> str:
@@ -82,6 +83,7 @@ class Gateway:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GA4GW_")}
         env.update(GA4GW_DATA_DIR=str(self.data_dir), GA4GW_LOG_LEVEL="warning", GA4GW_PUBLIC_URL=self.url)
+        env.update(self.settings or {})
         return env
 
     def start(self) -> Gateway:

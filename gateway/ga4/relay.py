@@ -33,8 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from warehouse import GA4_DELIVERY_COLUMNS, EventRow, WarehouseError
 
 from ..metrics import Metrics
@@ -43,6 +41,7 @@ from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
 from .payloads import Outgoing, PayloadBuilder, Skip
+from .transport import MPClient, SendFailed
 from .validate import DEFAULT_LIMITS, Limits, validate
 
 __all__ = ["CONSUMER", "Relay", "RelayConfig"]
@@ -73,10 +72,6 @@ class RelayConfig:
     @property
     def dry_run(self) -> bool:
         return not (self.measurement_id and self.api_secret)
-
-    def url(self) -> str:
-        """The collect URL; it holds the secret, so it is never logged or stored."""
-        return f"{self.origin}/mp/collect"
 
 
 def retry_after(value: str | None, now: float) -> float | None:
@@ -244,23 +239,20 @@ class Relay:
     async def _send_loop(self, ledger: Ledger) -> None:
         assert self._stopping is not None
         assert self._work is not None
-        limits = httpx.Limits(
-            max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency
-        )
-        params = {"measurement_id": self.config.measurement_id, "api_secret": self.config.api_secret}
+        query = {"measurement_id": self.config.measurement_id, "api_secret": self.config.api_secret}
         running: set[asyncio.Task[None]] = set()
-        async with httpx.AsyncClient(timeout=self.config.timeout, limits=limits, params=params) as client:
+        client = MPClient(self.config.origin, query, connections=self.config.concurrency, timeout=self.config.timeout)
+        async with client:
             while not self._stopping.is_set():
                 free = self.config.concurrency - len(running)
-                claimed = ledger.claim(free) if free > 0 else []
-                for due in claimed:
+                for due in ledger.claim(free) if free > 0 else ():
                     task = asyncio.create_task(self._send(client, ledger, due))
                     running.add(task)
                     task.add_done_callback(running.discard)
-                if claimed:
-                    await asyncio.sleep(0)
-                    continue
-                await self._wait_for_work(ledger, running)
+                if len(running) >= self.config.concurrency:  # full: wait for a place
+                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                else:  # a place, but nothing due: wait for new work, a due retry, or a finished request
+                    await self._wait_for_work(ledger, running)
             if running:  # let what is in flight finish; what does not is counted ambiguous at the next start
                 await asyncio.wait(running, timeout=self._grace)
 
@@ -271,6 +263,8 @@ class Relay:
         if due is None:
             self.queued = ledger.queued()
         wait = 1.0 if due is None else max(0.0, min(1.0, due - self._clock()))
+        if wait == 0.0:
+            return
         self._work.clear()
         waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._work.wait()),
                                              asyncio.ensure_future(self._stopping.wait())}  # fmt: skip
@@ -278,7 +272,7 @@ class Relay:
         for waiter in waiters:
             waiter.cancel()
 
-    async def _send(self, client: httpx.AsyncClient, ledger: Ledger, due: Due) -> None:
+    async def _send(self, client: MPClient, ledger: Ledger, due: Due) -> None:
         now = self._clock()
         left = self._expire(ledger, due, now)
         if left is None:
@@ -290,18 +284,12 @@ class Relay:
             self._kill(ledger, due, "invalid", [m.as_json() for m in messages])
             return
         try:
-            response = await client.post(
-                self.config.url(), content=due.body.encode(), headers={"content-type": "application/json"}
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            self._retry(ledger, due, 0, f"cannot connect: {type(exc).__name__}", ambiguous=False)
+            response = await client.post(due.body.encode())
+        except SendFailed as failure:  # ambiguous: the body may have arrived, so a retry may duplicate it (counted)
+            self._retry(ledger, due, 0, str(failure), ambiguous=failure.ambiguous)
             self._metrics.inc("ga4gw_ga4_requests_total", answer="transport")
             return
-        except httpx.HTTPError as exc:  # the body may have arrived: a retry may duplicate it, and is counted
-            self._retry(ledger, due, 0, f"no answer: {type(exc).__name__}", ambiguous=True)
-            self._metrics.inc("ga4gw_ga4_requests_total", answer="transport")
-            return
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300:
             ledger.sent(due.id, status)
             self.queued = max(0, self.queued - 1)
@@ -314,7 +302,8 @@ class Relay:
             self._metrics.inc("ga4gw_ga4_requests_total", answer="429" if status == 429 else "5xx")
         else:
             self._metrics.inc("ga4gw_ga4_requests_total", answer="4xx")
-            self._kill(ledger, due, "rejected", [{"httpStatus": status, "body": response.text[:500]}], status)
+            text = response.body[:500].decode("utf-8", "replace")
+            self._kill(ledger, due, "rejected", [{"httpStatus": status, "body": text}], status)
 
     def _retry(
         self, ledger: Ledger, due: Due, status: int, error: str, *, ambiguous: bool, after: float | None = None
