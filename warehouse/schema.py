@@ -210,9 +210,15 @@ GROUP BY campaign_id"""
     return d.create_view("email_engagement", per_recipient) + d.create_view("campaign_engagement", per_campaign)
 
 
+# The identity and consent tables live in their own modules, which build on Table and Dialect above.
+from .consent_schema import CONSENT_EVENTS, consent_events  # noqa: E402
+from .identity_schema import IDENTITY_EDGES, identity_edges  # noqa: E402
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events table", _initial),
     Migration(2, "email and campaign engagement views", _engagement_views),
+    Migration(20, "identity_edges table", identity_edges),
+    Migration(22, "consent_events table", consent_events),
 )
 
-TTL_TABLES: tuple[Table, ...] = (EVENTS,)
+TTL_TABLES: tuple[Table, ...] = (EVENTS, IDENTITY_EDGES, CONSENT_EVENTS)
