@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 from identity import Edge, EdgeStore, GraphConfig, Identifier, IdentityGraph, Kind, Pseudonymizer, load_graph
 from warehouse import Warehouse, migrate
 
-NOW = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
+# Rows older than the retention TTL (14 months) vanish from the table, so stored times stay near today.
+NOW = datetime.now(UTC).replace(microsecond=0)
 ID = Identifier.parse
 
 
