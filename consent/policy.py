@@ -8,10 +8,11 @@ purpose. A subject whose region is unknown is treated as in an opt-in region: th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .errors import InvalidConsent
-from .model import Purpose
+from .model import Purpose, parse_purposes
 
 __all__ = ["OPT_IN_REGIONS", "ConsentPolicy", "parse_regions"]
 
@@ -44,6 +45,22 @@ class ConsentPolicy:
     granted_in_opt_in: frozenset[Purpose] = field(default_factory=frozenset)  # granted by default even there
     denied_elsewhere: frozenset[Purpose] = field(default_factory=frozenset)  # denied by default even elsewhere
     version: str = ""
+
+    @classmethod
+    def from_names(
+        cls,
+        opt_in_regions: Iterable[str],
+        granted_in_opt_in: Iterable[str] = (),
+        denied_elsewhere: Iterable[str] = (),
+        version: str = "",
+    ) -> ConsentPolicy:
+        """Build a policy from settings' names (``GA4GW_CONSENT_*``); unknown names raise ``InvalidConsent``."""
+        return cls(
+            opt_in_regions=parse_regions(",".join(opt_in_regions)),
+            granted_in_opt_in=parse_purposes(",".join(granted_in_opt_in)),
+            denied_elsewhere=parse_purposes(",".join(denied_elsewhere)),
+            version=version,
+        )
 
     def is_opt_in(self, region: str) -> bool:
         """True for opt-in regions and for an unknown (empty) region."""

@@ -21,6 +21,7 @@ import httpx
 from . import runfile
 from .auth import SCOPES, TokenAuthority
 from .errors import GatewayError, SettingsError
+from .identity_cli import add_identity_commands
 from .keys import load_keyrings
 from .settings import SPECS, Settings, load_settings
 
@@ -297,6 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     ga4 = sub.add_parser("ga4", help="GA4 Measurement Protocol").add_subparsers(dest="ga4_command", required=True)
     check = ga4.add_parser("validate", help="validate an MP body (stdin) like Google's validation server")
     check.set_defaults(run=_ga4_validate)
+
+    add_identity_commands(sub)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from consent import OPT_IN_REGIONS, parse_purposes, parse_regions
+
 __all__ = ["PREFIX", "SPECS", "SettingSpec", "parse_keyring"]
 
 PREFIX = "GA4GW_"
@@ -119,6 +121,14 @@ def _sync(value: str) -> str:
     if value not in ("full", "normal"):
         raise ValueError("unknown mode")
     return value
+
+
+def _regions(value: str) -> tuple[str, ...]:
+    return tuple(sorted(parse_regions(value)))
+
+
+def _purposes(value: str) -> tuple[str, ...]:
+    return tuple(sorted(p.value for p in parse_purposes(value)))
 
 
 def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
@@ -368,6 +378,44 @@ SPECS: tuple[SettingSpec, ...] = (
         "10000000",
         "Most rows one analyst query may return through the gateway (0 = no limit).",
         "a whole number",
+    ),
+    SettingSpec(
+        "identity_max_persons",
+        _int_range(1, 1000),
+        "3",
+        "An identifier seen with more distinct identifiers of one person kind (recipients, emails, CRM ids or "
+        "user ids) than this is shared (a shared or bot device) and joins nobody.",
+        "a whole number, 1 to 1000",
+    ),
+    SettingSpec(
+        "identity_edge_window_days",
+        _int_range(0, 3650),
+        "395",
+        "Identity edges older than this many days stop joining identifiers (0: they never expire).",
+        "0 to 3650 days",
+    ),
+    SettingSpec(
+        "consent_opt_in_regions",
+        _regions,
+        ",".join(sorted(OPT_IN_REGIONS)),
+        "Country codes where every purpose is denied until granted (EEA, UK, Switzerland); elsewhere purposes "
+        "are granted until denied. An unknown region counts as opt-in.",
+        "comma-separated two-letter country codes",
+    ),
+    SettingSpec(
+        "consent_granted_in_opt_in",
+        _purposes,
+        "",
+        "Purposes granted by default even in opt-in regions (email_tracking, analytics_storage, ad_storage, "
+        "ad_user_data, ad_personalization).",
+        "comma-separated purpose names",
+    ),
+    SettingSpec(
+        "consent_denied_elsewhere",
+        _purposes,
+        "",
+        "Purposes denied by default even outside opt-in regions.",
+        "comma-separated purpose names",
     ),
     SettingSpec(
         "log_level", _log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"

@@ -57,6 +57,7 @@ def test_defaults_are_configurable_per_purpose() -> None:
     assert not snap.decide("s", Purpose.AD_STORAGE, "AT").granted
     assert snap.decide("s", Purpose.AD_STORAGE, "FR").granted  # FR is no longer listed
     assert not snap.decide("s", Purpose.AD_PERSONALIZATION, "US").granted
+    assert ConsentPolicy.from_names(["de", "AT"], ["email_tracking"], ["ad_user_data", "ad_personalization"]) == policy
     with pytest.raises(InvalidConsent, match="ad_tracking"):
         parse_purposes("ad_tracking")
     with pytest.raises(InvalidConsent, match="two-letter"):
