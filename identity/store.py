@@ -37,24 +37,23 @@ class EdgeStore:
         rows = [(e.at, e.a.kind.value, e.a.value, e.b.kind.value, e.b.value, e.source, now) for e in edges]
         return self._wh.insert(_TABLE, rows, _COLUMNS, self._settings)
 
-    def rows(self, chunk_rows: int = 500_000) -> Iterator[Row]:
-        """Every edge as ``(a_kind, a_value, b_kind, b_value, source, millis)``, oldest first, read in chunks."""
-        after, after_key = -1, ""
-        while True:
+    def rows(self, chunk_rows: int = 250_000) -> Iterator[Row]:
+        """Every edge as ``(a_kind, a_value, b_kind, b_value, source, millis)``, in no particular order.
+
+        The table is read in hash slices of about ``chunk_rows`` rows, so memory stays bounded without
+        sorting anything (the graph does not need the edges in order).
+        """
+        total = int(self._wh.scalar(f"SELECT count() FROM {_TABLE}") or 0)
+        slices = max(1, -(-total // chunk_rows))
+        for i in range(slices):
             data = self._wh.raw(
-                f"SELECT toUnixTimestamp64Milli(edge_time) AS ms, a_kind, a_value, b_kind, b_value, source, "
-                f"concat(a_kind, ':', a_value, '|', b_kind, ':', b_value, '|', source) AS k FROM {_TABLE} "
-                "WHERE (ms, k) > ({after:Int64}, {after_key:String}) ORDER BY ms, k LIMIT {n:UInt64}",
-                {"after": after, "after_key": after_key, "n": chunk_rows},
+                f"SELECT toUnixTimestamp64Milli(edge_time), a_kind, a_value, b_kind, b_value, source FROM {_TABLE} "
+                "WHERE cityHash64(a_value, b_value) % {n:UInt64} = {i:UInt64}",
+                {"n": slices, "i": i},
             )
-            lines = data.decode().splitlines()
-            for line in lines:
-                ms, ka, va, kb, vb, source, _ = line.split("\t")
+            for line in data.decode().splitlines():
+                ms, ka, va, kb, vb, source = line.split("\t")
                 yield ka, va, kb, vb, source, int(ms)
-            if len(lines) < chunk_rows:
-                return
-            last = lines[-1].split("\t")
-            after, after_key = int(last[0]), last[6]
 
     def edges_of(self, identifier: Identifier) -> list[Edge]:
         """The stored edges naming ``identifier`` (typed parameters; for checks and erasure)."""

@@ -39,7 +39,7 @@ def test_edges_round_trip_through_the_warehouse_and_rebuild_the_same_graph(wareh
     assert loaded.edge_count == 9
     assert loaded.persons() == in_memory.persons()
     assert loaded.shared_identifiers() == [ID("ga_client:7.7")]
-    # Reading in small chunks (keyset pagination) gives every row once.
+    # Reading in small hash slices gives every row once.
     chunked = list(store.rows(chunk_rows=2))
     assert sorted(chunked) == sorted(store.rows())
     assert len(chunked) == 9
