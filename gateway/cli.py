@@ -22,6 +22,7 @@ from . import runfile
 from .auth import SCOPES, TokenAuthority
 from .errors import GatewayError, SettingsError
 from .ga4_cli import add_ga4_commands
+from .identity_cli import add_identity_commands
 from .keys import load_keyrings
 from .settings import SPECS, Settings, load_settings
 
@@ -285,6 +286,7 @@ def _parser() -> argparse.ArgumentParser:
     rewrite.set_defaults(run=_rewrite)
 
     add_ga4_commands(sub)
+    add_identity_commands(sub)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")

@@ -6,11 +6,14 @@ them (``ga4gw settings --markdown``) and a test checks the two agree.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+
+from consent import OPT_IN_REGIONS
+
+from . import setting_parsers as p
+from .setting_parsers import parse_keyring
 
 __all__ = ["PREFIX", "SPECS", "SettingSpec", "parse_keyring"]
 
@@ -33,142 +36,19 @@ class SettingSpec:
         return PREFIX + self.name.upper()
 
 
-def _str(value: str) -> str:
-    return value.strip()
-
-
-def _int_range(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        number = int(value.strip())
-        if not lo <= number <= hi:
-            raise ValueError(f"{number} is outside {lo}..{hi}")
-        return number
-
-    return parse
-
-
-def _float_positive(value: str) -> float:
-    number = float(value.strip())
-    if number <= 0:
-        raise ValueError("must be positive")
-    return number
-
-
-def _http_url(value: str) -> str:
-    value = value.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("not an http(s) URL")
-    return value
-
-
-def _dsn(value: str) -> str:
-    value = value.strip()
-    if value and not value.startswith(("chdb://", "http://", "https://")):
-        raise ValueError("unknown scheme")
-    return value
-
-
-def _identifier(value: str) -> str:
-    value = value.strip()
-    if value and not value.replace("_", "").replace("-", "").isalnum():
-        raise ValueError("only letters, digits, '_' and '-'")
-    return value
-
-
-def _measurement_id(value: str) -> str:
-    value = value.strip()
-    if value and not (value.startswith("G-") and value[2:].isalnum()):
-        raise ValueError("not a G-XXXXXXX measurement id")
-    return value
-
-
-def _log_level(value: str) -> str:
-    value = value.strip().lower()
-    if value not in ("debug", "info", "warning", "error"):
-        raise ValueError("unknown level")
-    return value
-
-
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("not a boolean")
-
-
-def _optional_url(value: str) -> str:
-    return _http_url(value) if value.strip() else ""
-
-
-def _networks(value: str) -> tuple[str, ...]:
-    items = tuple(item.strip() for item in value.split(",") if item.strip())
-    for item in items:
-        ipaddress.ip_network(item, strict=False)
-    return items
-
-
-def _words(value: str) -> tuple[str, ...]:
-    return tuple(item.strip().lower() for item in value.split(",") if item.strip())
-
-
-def _sync(value: str) -> str:
-    value = value.strip().lower()
-    if value not in ("full", "normal"):
-        raise ValueError("unknown mode")
-    return value
-
-
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        value = value.strip().lower()
-        if value not in options:
-            raise ValueError(f"not one of {', '.join(options)}")
-        return value
-
-    return parse
-
-
-def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
-    """Parse ``kid:secret,kid2:secret2`` (newest first) into pairs; an empty value is an empty ring."""
-    pairs: list[tuple[str, str]] = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        kid, sep, secret = item.partition(":")
-        if not sep or not kid or not secret:
-            raise ValueError("each key must be written key_id:secret")
-        if not kid.isalnum():
-            raise ValueError("a key id may only hold letters and digits")
-        if len(secret) < 32:
-            raise ValueError(f"the secret of key {kid!r} is shorter than 32 characters")
-        if kid in dict(pairs):
-            raise ValueError(f"key id {kid!r} appears twice")
-        pairs.append((kid, secret))
-    return tuple(pairs)
-
-
-def _keyring_text(value: str) -> str:
-    parse_keyring(value)  # validate now, keep the text wrapped in a Secret
-    return value.strip()
-
-
 _KEYRING = "comma-separated key_id:secret pairs, newest first, secrets of 32+ characters"
 
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "data_dir",
-        _str,
+        p.text,
         "./var",
         "Directory for the local store, generated dev keys and the embedded warehouse.",
         "a directory path",
     ),
     SettingSpec(
         "warehouse_dsn",
-        _dsn,
+        p.dsn,
         "",
         "ClickHouse to use: chdb://PATH (embedded) or http(s)://user:pass@host:port/db. "
         "Empty means chdb://<data_dir>/warehouse.",
@@ -177,7 +57,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "clickhouse_cluster",
-        _identifier,
+        p.identifier,
         "",
         "ClickHouse cluster name; when set, migrations use ON CLUSTER, "
         "Replicated engines and Distributed tables. Empty means a single node.",
@@ -185,23 +65,23 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "retention_months",
-        _int_range(1, 120),
+        p.int_range(1, 120),
         "14",
         "How long events stay in the warehouse (a TTL on tables).",
         "a whole number of months, 1 to 120",
     ),
-    SettingSpec("host", _str, "127.0.0.1", "Address `ga4gw serve` listens on.", "an IP address or host name"),
-    SettingSpec("port", _int_range(0, 65535), "8080", "Port `ga4gw serve` listens on.", "a port number, 0 to 65535"),
+    SettingSpec("host", p.text, "127.0.0.1", "Address `ga4gw serve` listens on.", "an IP address or host name"),
+    SettingSpec("port", p.int_range(0, 65535), "8080", "Port `ga4gw serve` listens on.", "a port number, 0 to 65535"),
     SettingSpec(
         "public_url",
-        _http_url,
+        p.http_url,
         "http://127.0.0.1:8080",
         "Public base URL of the tracking domain; tracked links and pixels start with it.",
         "an http(s) URL",
     ),
     SettingSpec(
         "signing_keys",
-        _keyring_text,
+        p.keyring_text,
         "",
         "Keys that sign tracking links and pixels. Empty means keys "
         "generated into the data directory (development only).",
@@ -210,7 +90,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "api_keys",
-        _keyring_text,
+        p.keyring_text,
         "",
         "Keys that sign API tokens (JWT HS256). Empty means keys generated into the data directory (development only).",
         _KEYRING,
@@ -218,7 +98,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "pseudonym_keys",
-        _keyring_text,
+        p.keyring_text,
         "",
         "Keys of the keyed pseudonyms (HMAC-SHA256) of emails and other "
         "identifiers. Empty means keys generated into the data directory (development only).",
@@ -227,7 +107,7 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "link_ttl_days",
-        _int_range(0, 3650),
+        p.int_range(0, 3650),
         "0",
         "Default lifetime of new tracking links; an expired link "
         "still redirects but is recorded as expired. 0 means no expiry.",
@@ -235,87 +115,87 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "fallback_url",
-        _optional_url,
+        p.optional_url,
         "",
         "Where a tampered or unknown click link goes. Empty shows a small 'link not valid' page (404).",
         "an http(s) URL or empty",
     ),
     SettingSpec(
         "utm_override",
-        _bool,
+        p.boolean,
         "false",
         "Replace utm_* parameters the destination already has (default: keep them).",
         "true or false",
     ),
     SettingSpec(
         "utm_source",
-        _str,
+        p.text,
         "newsletter",
         "utm_source added to click redirects (utm_medium is always email).",
         "a short word",
     ),
     SettingSpec(
         "landing_param",
-        _identifier,
+        p.identifier,
         "ga4gw_lt",
         "Query parameter that carries the landing token on the redirect to the shop.",
         "a parameter name",
     ),
     SettingSpec(
         "landing_token_ttl",
-        _int_range(60, 1800),
+        p.int_range(60, 1800),
         "1800",
         "Lifetime of the landing token in seconds (at most 30 minutes).",
         "60 to 1800 seconds",
     ),
     SettingSpec(
-        "track_unsubscribe", _bool, "false", "Rewrite unsubscribe links into tracked links too.", "true or false"
+        "track_unsubscribe", p.boolean, "false", "Rewrite unsubscribe links into tracked links too.", "true or false"
     ),
     SettingSpec(
         "ip_v4_prefix",
-        _int_range(0, 32),
+        p.int_range(0, 32),
         "24",
         "Bits of an IPv4 address kept in the warehouse (0 keeps none). The full address is only used in memory.",
         "0 to 32",
     ),
     SettingSpec(
         "ip_v6_prefix",
-        _int_range(0, 128),
+        p.int_range(0, 128),
         "48",
         "Bits of an IPv6 address kept in the warehouse (0 keeps none).",
         "0 to 128",
     ),
     SettingSpec(
         "trusted_proxies",
-        _networks,
+        p.networks,
         "127.0.0.1",
         "Addresses or networks of reverse proxies whose X-Forwarded-For is believed.",
         "comma-separated IPs or CIDRs",
     ),
     SettingSpec(
         "scanner_markers",
-        _words,
+        p.words,
         "",
         "Extra user-agent substrings that mark a link scanner, added to the built-in list.",
         "comma-separated words",
     ),
     SettingSpec(
         "apple_networks",
-        _networks,
+        p.networks,
         "17.0.0.0/8",
         "Networks Apple's Mail Privacy Protection fetches from.",
         "comma-separated CIDRs",
     ),
     SettingSpec(
         "scanner_networks",
-        _networks,
+        p.networks,
         "",
         "Networks (e.g. security vendors' datacenters) whose hits are scanners.",
         "comma-separated CIDRs",
     ),
     SettingSpec(
         "outbox_max_events",
-        _int_range(1000, 10**9),
+        p.int_range(1000, 10**9),
         "1000000",
         "Most events the local outbox holds while "
         "the warehouse is behind or down; past it new hits are answered but not recorded (and counted).",
@@ -323,14 +203,14 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "outbox_sync",
-        _sync,
+        p.sync_mode,
         "full",
         "SQLite synchronous mode of the outbox: full survives power loss, normal only a process crash.",
         "full or normal",
     ),
     SettingSpec(
         "pipeline_batch_rows",
-        _int_range(1, 100000),
+        p.int_range(1, 100000),
         "5000",
         "A batch goes to the warehouse once this many events wait (or the oldest has waited "
         "GA4GW_PIPELINE_MAX_DELAY). Fewer, larger inserts mean fewer parts for ClickHouse to merge.",
@@ -338,21 +218,21 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "pipeline_max_delay",
-        _float_positive,
+        p.float_positive,
         "1.0",
         "Longest wait, in seconds, before a partial batch is written to the warehouse.",
         "a positive number of seconds",
     ),
     SettingSpec(
         "ga4_measurement_id",
-        _measurement_id,
+        p.measurement_id,
         "",
         "GA4 measurement id. Empty (or no secret) runs the GA4 relay dry: payloads are validated and kept, not sent.",
         "G-XXXXXXXXXX",
     ),
     SettingSpec(
         "ga4_api_secret",
-        _str,
+        p.text,
         "",
         "Measurement Protocol API secret of the GA4 data stream.",
         "the secret from GA4's admin",
@@ -360,35 +240,35 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "ga4_origin",
-        _http_url,
+        p.http_url,
         "https://www.google-analytics.com",
         "Measurement Protocol origin; https://region1.google-analytics.com for EU collection.",
         "an http(s) URL",
     ),
     SettingSpec(
         "ga4_concurrency",
-        _int_range(1, 256),
+        p.int_range(1, 256),
         "16",
         "Most Measurement Protocol requests the relay has in flight at once.",
         "1 to 256",
     ),
     SettingSpec(
         "ga4_timeout",
-        _float_positive,
+        p.float_positive,
         "10",
         "Seconds to wait for GA4's answer; no answer in time is retried (and counted as possibly delivered).",
         "a positive number of seconds",
     ),
     SettingSpec(
         "ga4_max_backoff",
-        _float_positive,
+        p.float_positive,
         "300",
         "Longest wait, in seconds, between two tries of a request GA4 did not take (backoff doubles from 1 s).",
         "a positive number of seconds",
     ),
     SettingSpec(
         "ga4_expired",
-        _choice("dead", "clamp"),
+        p.choice("dead", "clamp"),
         "dead",
         "What to do with an event that would be older than 72 hours when sent: dead (a dead letter with reason "
         "expired) or clamp (send it dated 72 hours ago, as GA4's RELAXED mode would).",
@@ -396,54 +276,92 @@ SPECS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "ga4_batch_delay",
-        _float_positive,
+        p.float_positive,
         "0.5",
         "Seconds the relay gathers events before packing them into requests.",
         "a positive number of seconds",
     ),
     SettingSpec(
         "ga4_relay_verdicts",
-        _words,
+        p.words,
         "human,image_proxy",
         "Verdicts of opens and clicks that are relayed to GA4; machine hits stay in the warehouse only.",
         "comma-separated verdicts (human, image_proxy, apple_mpp, scanner, prefetch, unknown)",
     ),
     SettingSpec(
         "ga4_default_consent",
-        _choice("denied", "granted"),
+        p.choice("denied", "granted"),
         "denied",
         "The MP consent (ad_user_data, ad_personalization) of events that carry no consent of their own.",
         "denied or granted",
     ),
     SettingSpec(
         "ga4_ledger_days",
-        _int_range(1, 365),
+        p.int_range(1, 365),
         "7",
         "Days the delivery ledger keeps finished requests, dead letters and purchase transaction ids.",
         "1 to 365",
     ),
     SettingSpec(
         "events_max_per_request",
-        _int_range(1, 10000),
+        p.int_range(1, 10000),
         "500",
         "Most events one POST /v1/events request may carry.",
         "1 to 10000",
     ),
     SettingSpec(
         "sql_max_seconds",
-        _float_positive,
+        p.float_positive,
         "60",
         "Longest run of one query on the analyst SQL interface.",
         "a positive number of seconds",
     ),
     SettingSpec(
         "sql_max_result_rows",
-        _int_range(0, 10**12),
+        p.int_range(0, 10**12),
         "10000000",
         "Most rows one analyst query may return through the gateway (0 = no limit).",
         "a whole number",
     ),
     SettingSpec(
-        "log_level", _log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
+        "identity_max_persons",
+        p.int_range(1, 1000),
+        "3",
+        "An identifier seen with more distinct identifiers of one person kind (recipients, emails, CRM ids or "
+        "user ids) than this is shared (a shared or bot device) and joins nobody.",
+        "a whole number, 1 to 1000",
+    ),
+    SettingSpec(
+        "identity_edge_window_days",
+        p.int_range(0, 3650),
+        "395",
+        "Identity edges older than this many days stop joining identifiers (0: they never expire).",
+        "0 to 3650 days",
+    ),
+    SettingSpec(
+        "consent_opt_in_regions",
+        p.regions,
+        ",".join(sorted(OPT_IN_REGIONS)),
+        "Country codes where every purpose is denied until granted (EEA, UK, Switzerland); elsewhere purposes "
+        "are granted until denied. An unknown region counts as opt-in.",
+        "comma-separated two-letter country codes",
+    ),
+    SettingSpec(
+        "consent_granted_in_opt_in",
+        p.purposes,
+        "",
+        "Purposes granted by default even in opt-in regions (email_tracking, analytics_storage, ad_storage, "
+        "ad_user_data, ad_personalization).",
+        "comma-separated purpose names",
+    ),
+    SettingSpec(
+        "consent_denied_elsewhere",
+        p.purposes,
+        "",
+        "Purposes denied by default even outside opt-in regions.",
+        "comma-separated purpose names",
+    ),
+    SettingSpec(
+        "log_level", p.log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
     ),
 )

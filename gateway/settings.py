@@ -72,6 +72,11 @@ class Settings:
     events_max_per_request: int
     sql_max_seconds: float
     sql_max_result_rows: int
+    identity_max_persons: int
+    identity_edge_window_days: int
+    consent_opt_in_regions: tuple[str, ...]
+    consent_granted_in_opt_in: tuple[str, ...]
+    consent_denied_elsewhere: tuple[str, ...]
     log_level: str
     config_file: Path | None = None
 

@@ -1,9 +1,40 @@
-"""Pseudonymous identity: keyed pseudonyms with key rotation, landing tokens (the identity graph comes next).
+"""Pseudonymous identity: keyed pseudonyms with key rotation, landing tokens, and the identity graph.
 
-It may import ``warehouse`` only.
+The graph (``IdentityGraph``) resolves typed identifiers to persons deterministically, with guards
+against over-merging (shared identifiers, an edge window) and provenance (``explain``); its edges
+persist in the warehouse (``EdgeStore``, ``load_graph``). It may import ``warehouse`` only.
 """
 
+from .errors import IdentityError, InvalidIdentifier, UnknownIdentifier
+from .explain import ExplainedEdge, Explanation, SharedIdentifier, explain
+from .graph import GraphConfig, IdentityGraph, Resolution
 from .landing import LANDING_AUDIENCE, LandingClaims, LandingTokens
+from .model import PERSON_KINDS, SOURCES, Edge, Identifier, Kind, rotation_edges
 from .pseudonym import Pseudonymizer, normalize_email
+from .store import EdgeStore, load_graph
 
-__all__ = ["LANDING_AUDIENCE", "LandingClaims", "LandingTokens", "Pseudonymizer", "normalize_email"]
+__all__ = [
+    "LANDING_AUDIENCE",
+    "PERSON_KINDS",
+    "SOURCES",
+    "Edge",
+    "EdgeStore",
+    "ExplainedEdge",
+    "Explanation",
+    "GraphConfig",
+    "Identifier",
+    "IdentityError",
+    "IdentityGraph",
+    "InvalidIdentifier",
+    "Kind",
+    "LandingClaims",
+    "LandingTokens",
+    "Pseudonymizer",
+    "Resolution",
+    "SharedIdentifier",
+    "UnknownIdentifier",
+    "explain",
+    "load_graph",
+    "normalize_email",
+    "rotation_edges",
+]

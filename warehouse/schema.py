@@ -240,10 +240,16 @@ def _ga4_deliveries(d: Dialect) -> list[str]:
     return d.create(GA4_DELIVERIES)
 
 
+# The identity and consent tables live in their own modules, which build on Table and Dialect above.
+from .consent_schema import CONSENT_EVENTS, consent_events  # noqa: E402
+from .identity_schema import IDENTITY_EDGES, identity_edges  # noqa: E402
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events table", _initial),
     Migration(2, "email and campaign engagement views", _engagement_views),
     Migration(3, "GA4 deliveries", _ga4_deliveries),
+    Migration(4, "identity_edges table", identity_edges),
+    Migration(5, "consent_events table", consent_events),
 )
 
-TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES)
+TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES, IDENTITY_EDGES, CONSENT_EVENTS)

@@ -1,0 +1,36 @@
+"""Errors of the consent package.
+
+ConsentError                  base of every error raised here
++-- InvalidConsent            a consent event or policy input cannot be used (unknown purpose, region...)
++-- TcfError                  a TCF TC string cannot be decoded; ``field`` names the part that is wrong
+    +-- TcfVersionError       the string is of a TCF version other than 2
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConsentError", "InvalidConsent", "TcfError", "TcfVersionError"]
+
+
+class ConsentError(Exception):
+    """Base of the consent errors."""
+
+
+class InvalidConsent(ConsentError, ValueError):
+    """A consent event, purpose, region or policy setting is malformed; the message says which."""
+
+
+class TcfError(ConsentError, ValueError):
+    """A TC string is malformed. ``field`` is the part at fault (e.g. ``encoding``, ``length``, ``ConsentLanguage``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"TC string: {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class TcfVersionError(TcfError):
+    """The TC string's version field is not 2 (TCF v1 strings and future versions are refused)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__("Version", f"version {version} is not supported (only TCF v2 core strings)")
+        self.version = version
