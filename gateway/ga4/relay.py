@@ -115,6 +115,7 @@ class Relay:
         self._work: asyncio.Event | None = None
         self._ledger: Ledger | None = None
         self._grace = config.timeout
+        self._stop_requested = False
         self.queued = 0
         self.last_error = ""
         metrics.describe("ga4gw_ga4_events_total", "MP events by outcome: sent, dead, skipped")
@@ -129,6 +130,7 @@ class Relay:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop taking and sending; requests in flight get ``timeout`` seconds to finish."""
         self._grace = timeout
+        self._stop_requested = True
         loop, stopping = self._loop, self._stopping
         if loop is not None and stopping is not None:
             with contextlib.suppress(RuntimeError):
@@ -136,14 +138,23 @@ class Relay:
         self._thread.join(timeout + 5)
 
     def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception:  # the relay must never take the gateway down; its work waits in the ledger
-            log.exception("the GA4 relay stopped on an error")
+        # The relay must never take the gateway down, nor stop for good: its consumer position holds the
+        # outbox, which would fill. On an unexpected error it starts again; its work waits in the ledger.
+        while not self._stop_requested:
+            try:
+                asyncio.run(self._main())
+            except Exception as exc:
+                self.last_error = f"relay: {exc}"
+                log.exception("the GA4 relay failed; starting it again in 5 s")
+                time.sleep(5)
+            else:
+                return
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        if self._stop_requested:  # stop() came before this loop existed
+            self._stopping.set()
         self._work = asyncio.Event()
         self._ledger = ledger = Ledger(self._ledger_path, clock=self._clock)
         try:
@@ -191,7 +202,14 @@ class Relay:
         dead: list[DeadLetter] = []
         skipped: Counter[str] = Counter()
         for record in records:
-            built = self._builder.build(EventRow.from_json(record.payload))
+            try:
+                built = self._builder.build(EventRow.from_json(record.payload))
+            except (ValueError, TypeError, KeyError, IndexError) as exc:  # one bad row must not hold the rest
+                error = {"fieldPath": "", "description": f"cannot read the stored event: {exc}",
+                         "validationCode": "VALUE_INVALID"}  # fmt: skip
+                dead.append(DeadLetter(record.event_id, "invalid", [error], {"raw": record.payload[:2000]},
+                                       record.created))  # fmt: skip
+                continue
             if isinstance(built, Skip):
                 skipped[built.reason] += 1
             elif built.event_time < oldest and self.config.expired == "dead":

@@ -178,3 +178,18 @@ def test_requests_in_flight_at_a_hard_stop_are_resent_and_counted(rig: Rig) -> N
     status = rig.ledger().status(max_age=72 * HOUR)
     assert status.possible_duplicates == 3
     assert sum(seen.values()) - 3 <= status.possible_duplicates
+
+
+def test_a_row_that_cannot_be_read_is_a_dead_letter_and_does_not_hold_the_others(rig: Rig) -> None:
+    import asyncio
+
+    async def poison() -> None:
+        assert await rig.outbox.append("broken", '["not", "an", "event row"]')
+
+    append(rig.outbox, [click(1)])
+    asyncio.run(poison())
+    append(rig.outbox, [click(2)])
+    rig.start()
+    wait_for(lambda: settled(rig, 3))
+    assert arrivals(rig.standin) == {"1": 1, "2": 1}
+    assert rig.ledger().status(max_age=72 * HOUR).dead_letters == {"invalid": 1}
