@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sqlite import connect
+
 __all__ = ["Outbox", "OutboxRecord"]
 
 _ROWS_PER_STATEMENT = 4000  # 4 parameters a row, under SQLite's 32,766 parameters a statement
@@ -47,14 +49,6 @@ class OutboxRecord:
     payload: str
 
 
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class Outbox:
     """A bounded, durable queue with group commit and per-consumer positions."""
 
@@ -69,7 +63,7 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_events = max_events
-        self._writer = _connect(path, synchronous)
+        self._writer = connect(path, synchronous)
         self._writer.executescript(_SCHEMA)
         # Ids never go back, even when every row was consumed and deleted: positions remember them.
         self._last_id: int = self._writer.execute(
@@ -151,7 +145,7 @@ class Outbox:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
         if conn is None:
-            conn = _connect(self.path, self._synchronous)
+            conn = connect(self.path, self._synchronous)
             self._readers.conn = conn
             self._all_readers.append(conn)
         return conn

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..sqlite import connect
 from .batching import Delivery
 
 __all__ = ["DeadLetter", "Due", "Ledger", "LedgerStatus", "Report"]
@@ -128,14 +129,6 @@ class Report:
     finished: float
 
 
-def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class Ledger:
     """The ledger. Use it from one thread (the relay's); the CLI opens its own for status and replay."""
 
@@ -146,9 +139,9 @@ class Ledger:
         # Intake must survive power loss (the outbox forgets what the ledger took); a state change
         # after a send survives a process crash without an fsync of its own (WAL), and losing one
         # to a power cut can only re-send, never lose.
-        self._db = _connect(path, "FULL")
+        self._db = connect(path, "full")
         self._db.executescript(_SCHEMA)
-        self._fast = _connect(path, "NORMAL")
+        self._fast = connect(path, "normal")
 
     def close(self) -> None:
         self._db.close()
@@ -186,14 +179,7 @@ class Ledger:
         """Commit one intake batch at once; ``index`` maps an event id to (its MP events, its time)."""
         now = self.clock()
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO deliveries (id, state, body, idx, mp_events, oldest, created, next_at) "
-                "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
-                [
-                    (d.id, d.body, json.dumps([[e, *index[e]] for e in d.event_ids]), d.mp_events, d.oldest, now, now)
-                    for d in deliveries
-                ],
-            )
+            self._queue(db, deliveries, index, now)
             self._dead(db, dead, now)
             db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", [(*t, now) for t in transactions])
             for reason, count in (skipped or Counter()).items():
@@ -203,6 +189,17 @@ class Ledger:
                 )
             if position is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)", (str(position),))
+
+    @staticmethod
+    def _queue(db: sqlite3.Connection, deliveries: Sequence[Delivery], index: dict[str, tuple[int, float]],
+               now: float) -> None:  # fmt: skip
+        """New deliveries, pending now; one already known (same id: same events) is left as it is."""
+        db.executemany(
+            "INSERT OR IGNORE INTO deliveries (id, state, body, idx, mp_events, oldest, created, next_at) "
+            "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
+            [(d.id, d.body, json.dumps([[e, *index[e]] for e in d.event_ids]), d.mp_events, d.oldest, now, now)
+             for d in deliveries],
+        )  # fmt: skip
 
     @staticmethod
     def _dead(db: sqlite3.Connection, dead: Sequence[DeadLetter], now: float) -> None:
@@ -301,14 +298,7 @@ class Ledger:
         """Queue ``deliveries`` made of dead letters and mark those letters replayed, atomically."""
         now = self.clock()
         with self._tx() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO deliveries (id, state, body, idx, mp_events, oldest, created, next_at) "
-                "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)",
-                [
-                    (d.id, d.body, json.dumps([[e, *index[e]] for e in d.event_ids]), d.mp_events, d.oldest, now, now)
-                    for d in deliveries
-                ],
-            )
+            self._queue(db, deliveries, index, now)
             db.executemany("UPDATE dead_letters SET replayed = ? WHERE id = ?", [(now, i) for i in letters])
 
     # Reporting and housekeeping --------------------------------------------------------------
