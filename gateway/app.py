@@ -131,19 +131,24 @@ def create_app(settings: Settings) -> Starlette:
         url = getattr(app.state, "listen_url", "")
         if url:  # only `ga4gw serve` sets it: tell the CLI who owns the data directory
             runfile.write(settings.data_dir, url)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(link.keep_connected)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(link.keep_connected)
+                try:
+                    yield
+                finally:
+                    tasks.cancel_scope.cancel()
+        finally:
+            # Outside the cancelled task group, and shielded: an await in a cancelled scope would be
+            # cancelled at once and the outbox would not be drained. Order matters: stop relaying
+            # (requests in flight may finish), stop taking hits, ship what the outbox holds, close.
+            with anyio.CancelScope(shield=True):
                 runfile.clear(settings.data_dir)
-                # Order matters: stop relaying (requests in flight may finish), stop taking hits, ship what
-                # the outbox holds, then close the warehouse.
                 await anyio.to_thread.run_sync(relay.stop)
+                outbox.stop_writing()
+                await anyio.to_thread.run_sync(pipeline.stop)
                 outbox.close()
                 lookups.close()
-                await anyio.to_thread.run_sync(pipeline.stop)
                 link.close()
 
     app = Starlette(

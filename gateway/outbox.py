@@ -204,11 +204,15 @@ class Outbox:
         with self._committed:
             self._committed.wait(timeout)
 
-    def close(self) -> None:
-        """Commit what is queued, stop the writer thread and close the connections."""
+    def stop_writing(self) -> None:
+        """Commit what is queued and take nothing more; consumers can still read and acknowledge."""
         self._closing = True
         self._wake.set()
         self._thread.join(timeout=30)
+
+    def close(self) -> None:
+        """Stop writing (if not done yet) and close every connection: call it after the consumers stopped."""
+        self.stop_writing()
         self._writer.close()
         for conn in self._all_readers:
             conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import clickhouse_connect
@@ -154,3 +155,14 @@ def test_unreachable_server_shows_in_readyz_and_secrets_stay_hidden(tmp_path: Pa
     shown += gw.log()
     for needle in ("dsn-pass-789", "signing-secret-", "api-secret-xyz-", "mp-secret-000"):
         assert needle not in shown
+
+
+def test_a_graceful_stop_ships_what_the_outbox_holds(tmp_path: Path) -> None:
+    gw = start_gateway(tmp_path / "data", GA4GW_PIPELINE_MAX_DELAY="60", GA4GW_PIPELINE_BATCH_ROWS="100000")
+    token = gw.token("events:write")
+    pages = [{"name": "page_view", "client_id": f"{i + 1}.1700000000"} for i in range(30)]
+    answer = httpx.post(gw.url + "/v1/events", json={"events": pages}, headers={"authorization": f"Bearer {token}"})
+    assert answer.status_code == 202
+    assert gw.stop() in (0, -signal.SIGTERM)  # long before the pipeline's 60 s delay
+    stored = run_cli("sql", "SELECT count() FROM events", env=gw.env)
+    assert stored.stdout.strip() == "30", stored.stderr
