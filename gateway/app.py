@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from identity import LandingTokens, Pseudonymizer
 
-from . import clickhouse_http, health, ingest, links_api, mp_ingest, runfile
+from . import clickhouse_http, health, identify, ingest, links_api, mp_ingest, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
@@ -24,6 +24,8 @@ from .ga4.ledger import Ledger
 from .ga4.payloads import PayloadBuilder
 from .ga4.relay import CONSUMER as GA4_CONSUMER
 from .ga4.relay import Relay, RelayConfig
+from .identity_cli import graph_config
+from .identity_link import IdentityLink
 from .keys import load_keyrings
 from .links import LinkSigner
 from .machine import DEFAULT_SCANNER_MARKERS, Classifier, ClassifierConfig
@@ -67,6 +69,16 @@ def _classifier(settings: Settings) -> Classifier:
     )
 
 
+async def _load_identity(link: WarehouseLink, identity: IdentityLink) -> None:
+    """Load the identity graph once the warehouse answers (in a thread: a million edges take seconds)."""
+    while link.warehouse is None:
+        await anyio.sleep(1)
+    try:
+        await anyio.to_thread.run_sync(identity.load, link.warehouse)
+    except Exception:  # the gateway works without it: events keep their own ids until the next start
+        log.exception("loading the identity graph failed")
+
+
 def relay_config(settings: Settings) -> RelayConfig:
     """The relay's settings (also what ``ga4gw ga4 status`` reports)."""
     return RelayConfig(
@@ -90,19 +102,22 @@ def create_app(settings: Settings) -> Starlette:
     signer = LinkSigner(keys.signing, settings.public_url, pseudonymizer)
     metrics = Metrics()
     link = WarehouseLink(settings)
+    landing_tokens = LandingTokens(keys.signing.keys, settings.landing_token_ttl)
     edge = Edge(
         settings,
         signer,
         pseudonymizer,
-        LandingTokens(keys.signing.keys, settings.landing_token_ttl),
+        landing_tokens,
         _classifier(settings),
         metrics,
     )
+    identity = IdentityLink(graph_config(settings), pseudonymizer)
     builder = PayloadBuilder(
         pseudonymizer,
         utm_source=settings.utm_source,
         default_consent=settings.ga4_default_consent,
         verdicts=settings.ga4_relay_verdicts,
+        resolve=identity.resolve,
     )
     sql = clickhouse_http.ClickHouseInterface(authority, settings.sql_max_seconds, settings.sql_max_result_rows)
 
@@ -120,7 +135,12 @@ def create_app(settings: Settings) -> Starlette:
         lookups = Ledger(ledger_path)  # the ingest routes' own connection, for purchase de-duplication
         app.state.transactions = ingest.TransactionIndex(lookups)
         pipeline = Pipeline(
-            outbox, link, metrics, batch_rows=settings.pipeline_batch_rows, max_delay=settings.pipeline_max_delay
+            outbox,
+            link,
+            metrics,
+            batch_rows=settings.pipeline_batch_rows,
+            max_delay=settings.pipeline_max_delay,
+            identity=identity,
         )
         app.state.pipeline = pipeline
         relay = Relay(outbox, ledger_path, builder, relay_config(settings), metrics, link)
@@ -134,6 +154,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(link.keep_connected)
+                tasks.start_soon(_load_identity, link, identity)
                 try:
                     yield
                 finally:
@@ -155,6 +176,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             *links_api.routes(),
             *ingest.routes(),
+            *identify.routes(),
             *mp_ingest.routes(),
             *ga4_debug.routes(),
             *health.routes(),
@@ -171,6 +193,8 @@ def create_app(settings: Settings) -> Starlette:
     app.state.link_signer = signer
     app.state.metrics = metrics
     app.state.relay_builder = builder
+    app.state.identity = identity
+    app.state.landing_tokens = landing_tokens
     app.state.mp_keyring = keys.api
     app.state.warehouse_link = link
     return app

@@ -13,11 +13,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse import EventWriter, WarehouseError
+from identity import EdgeStore
+from warehouse import EventRow, EventWriter, WarehouseError
 
+from .identity_link import IdentityLink
 from .metrics import Metrics
 from .outbox import Outbox, OutboxRecord
 from .warehouse_link import WarehouseLink
@@ -63,9 +66,17 @@ class Pipeline:
     """One background thread moving outbox records to the warehouse."""
 
     def __init__(
-        self, outbox: Outbox, link: WarehouseLink, metrics: Metrics, *, batch_rows: int = 1000, max_delay: float = 1.0
+        self,
+        outbox: Outbox,
+        link: WarehouseLink,
+        metrics: Metrics,
+        *,
+        batch_rows: int = 1000,
+        max_delay: float = 1.0,
+        identity: IdentityLink | None = None,
     ) -> None:
         self._outbox = outbox
+        self._identity = identity
         self._link = link
         self._metrics = metrics
         self.batch_rows = batch_rows
@@ -137,8 +148,12 @@ class Pipeline:
         if wh is None:
             self.last_error = self._link.last_error or "the warehouse is not connected"
             return False
+        edges = self._identity.edges(_rows(records)) if self._identity is not None else []
         try:
             EventWriter(wh, batch_rows=_MAX_READ).write_json([(r.event_id, r.payload) for r in records])
+            # The batch's identity edges right after its events: a failure re-sends both, and the
+            # events' insert is idempotent (edges are appended again: the graph only keeps a copy more).
+            EdgeStore(wh).append(edges)
         except WarehouseError as exc:
             if not self.last_error:
                 log.error("warehouse write failed, events stay in the outbox: %s", exc.message)
@@ -146,9 +161,19 @@ class Pipeline:
             self._metrics.inc("ga4gw_warehouse_errors_total")
             return False
         self._outbox.ack(CONSUMER, records[-1].id)
+        if self._identity is not None:
+            self._identity.add(edges)
         if self.last_error:
             log.info("warehouse writes work again")
         self.last_error = ""
         self.shipped += len(records)
         self._metrics.inc("ga4gw_warehouse_rows_total", len(records))
         return True
+
+
+def _rows(records: list[OutboxRecord]) -> Iterator[EventRow]:
+    for record in records:
+        try:
+            yield EventRow.from_json(record.payload)
+        except (ValueError, TypeError, KeyError, IndexError):  # stored as it is; it just names nobody
+            continue

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.ga4.standin import StandIn
 from warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,3 +119,10 @@ def live_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
     # uvicorn re-raises SIGTERM after a graceful shutdown, so -SIGTERM is a clean stop.
     assert gw.stop() in (0, -signal.SIGTERM), gw.log()
     assert "Application shutdown complete" in gw.log()
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """The Measurement Protocol stand-in, a real HTTP server on a free port (secret ``stand-in-secret``)."""
+    with StandIn(api_secret="stand-in-secret") as server:
+        yield server

@@ -15,9 +15,12 @@ campaign params GA4 knows: ``campaign_id``, ``campaign``, ``source``, ``medium=e
 window (epoch seconds), so an open and a click minutes apart share a session as they would on the site.
 
 ``client_id``: the shop's real GA client id when the event has one (a click's ``_ga`` cookie, a
-server event that names it); otherwise a well-formed stand-in derived from the user pseudonym, the
-same for every event of that person. ``user_id``: always a keyed pseudonym (an email's
-``em_...``, a recipient's ``rc_...``, a shop user's ``us_...``), never an email or a raw id.
+server event that names it), else the person's latest real one from the identity graph (so an open
+lands in the person's web history), else a well-formed stand-in derived from the user pseudonym, the
+same for every event of that person. ``user_id``: the pseudonym of the person's primary id from the
+identity graph (CRM, user, email), else the event's own; always a keyed pseudonym (``em_...``,
+``rc_...``, ``us_...``), never an email or a raw id. A shared identifier (a device several people
+use) resolves to nobody.
 
 ``consent``: the event's snapshot (``ad_user_data``, ``ad_personalization``) when it has one, else
 ``GA4GW_GA4_DEFAULT_CONSENT``. What analytics consent forbids is the identity issue's to enforce.
@@ -33,10 +36,11 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from identity import Pseudonymizer
+from identity import Pseudonymizer, Resolution
 from warehouse import EventRow
 
 __all__ = ["ENGAGEMENT_MSEC", "SESSION_SECONDS", "Outgoing", "PayloadBuilder", "Skip", "standin_client_id"]
@@ -103,8 +107,10 @@ class PayloadBuilder:
         utm_source: str = "newsletter",
         default_consent: str = "denied",
         verdicts: tuple[str, ...] = ("human", "image_proxy"),
+        resolve: Callable[[EventRow], Resolution | None] | None = None,
     ) -> None:
         self._pseudonymizer = pseudonymizer
+        self._resolve = resolve
         self._utm_source = utm_source
         self._default_consent = default_consent.upper()
         self._verdicts = frozenset(verdicts)
@@ -114,10 +120,18 @@ class PayloadBuilder:
             return self._email(row)
         if row.source in ("server", "mp"):
             return self._server(row)
+        if row.source == "identify":  # it only joins identifiers; GA4 learns them with the person's events
+            return Skip(row.event_id, "identity_only")
         return Skip(row.event_id, "unsupported")
 
     def _common(self, row: EventRow, user_id: str) -> dict[str, Any]:
-        client_id = row.ga_client_id if _CLIENT_ID.fullmatch(row.ga_client_id) else standin_client_id(user_id)
+        client_id = row.ga_client_id if _CLIENT_ID.fullmatch(row.ga_client_id) else ""
+        person = self._resolve(row) if self._resolve is not None else None
+        if person is not None and not person.shared:  # the identity graph knows more than this one event
+            user_id = person.user_id or user_id
+            if not client_id and person.client_id and _CLIENT_ID.fullmatch(person.client_id):
+                client_id = person.client_id
+        client_id = client_id or standin_client_id(user_id)
         common: dict[str, Any] = {"client_id": client_id}
         if user_id:
             common["user_id"] = user_id

@@ -107,12 +107,6 @@ class Rig:
 
 
 @pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with StandIn(api_secret="stand-in-secret") as server:
-        yield server
-
-
-@pytest.fixture
 def rig(tmp_path: Path, standin: StandIn) -> Iterator[Rig]:
     r = Rig(tmp_path, standin, Clock())
     yield r
