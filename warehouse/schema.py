@@ -165,6 +165,10 @@ EVENTS = Table(
 )
 
 
+# Imported here, not at the top: the attribution DDL builds on Table and Dialect defined above.
+from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views  # noqa: E402
+
+
 def _initial(d: Dialect) -> list[str]:
     return d.create(EVENTS)
 
@@ -213,6 +217,8 @@ GROUP BY campaign_id"""
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events table", _initial),
     Migration(2, "email and campaign engagement views", _engagement_views),
+    Migration(10, "attribution tables", attribution_tables),
+    Migration(11, "attribution views: person keys, paths, credit by day, campaign and model", attribution_views),
 )
 
-TTL_TABLES: tuple[Table, ...] = (EVENTS,)
+TTL_TABLES: tuple[Table, ...] = (EVENTS, *ATTRIBUTION_TABLES)
