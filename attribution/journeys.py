@@ -132,8 +132,12 @@ def build_journeys(
     """Replace the journeys ending in ``[since, until)``; returns (conversions, touch rows) written."""
     d = dialect_for(wh)
     wh.command(
-        delete_rows(d, ATTRIBUTION_TOUCHES, "conversion_time >= {since:DateTime64(3, 'UTC')}"),
-        {"since": since},
+        delete_rows(
+            d,
+            ATTRIBUTION_TOUCHES,
+            "conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}",
+        ),
+        {"since": since, "until": until},
     )
     names = {"events": d.qualified("attribution_events"), "attribution_touches": d.qualified("attribution_touches")}
     touches = Template(_TOUCHES).substitute(names, person=_PERSON)
@@ -167,7 +171,7 @@ _JOIN_SETTINGS = {"join_algorithm": "grace_hash,hash", "max_bytes_in_join": 1_50
 
 
 def _days_before(when: datetime, days: float) -> datetime:
-    floor = datetime(1970, 1, 2, tzinfo=UTC)
+    floor = datetime(2000, 1, 1, tzinfo=UTC)
     try:
         return max(when - timedelta(days=days), floor)
     except OverflowError:

@@ -82,10 +82,15 @@ FROM (
 WINDOW journey AS (PARTITION BY journey_id)""")
 
 
-def delete_credits(wh: Warehouse, model: str, since: datetime) -> None:
-    """Remove ``model``'s credits of conversions at or after ``since`` (a run replaces them)."""
-    where = "model = {model:String} AND conversion_time >= {since:DateTime64(3, 'UTC')}"
-    wh.command(delete_rows(dialect_for(wh), ATTRIBUTION_CREDITS, where), {"model": model, "since": since})
+def delete_credits(wh: Warehouse, model: str, since: datetime, until: datetime) -> None:
+    """Remove ``model``'s credits of conversions in ``[since, until)`` (a run replaces them)."""
+    where = (
+        "model = {model:String} AND conversion_time >= {since:DateTime64(3, 'UTC')} "
+        "AND conversion_time < {until:DateTime64(3, 'UTC')}"
+    )
+    wh.command(
+        delete_rows(dialect_for(wh), ATTRIBUTION_CREDITS, where), {"model": model, "since": since, "until": until}
+    )
 
 
 def write_credits(
@@ -120,5 +125,5 @@ def write_credits(
         "names": list(values),
         "values": [max(0.0, v) for v in values.values()],
     }
-    delete_credits(wh, model, since)
+    delete_credits(wh, model, since, until)
     wh.command(sql, params)
