@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from identity import LandingTokens, Pseudonymizer
 
-from . import clickhouse_http, health, links_api, runfile
+from . import attribution_api, clickhouse_http, health, links_api, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
@@ -27,6 +27,7 @@ from .metrics import Metrics
 from .metrics import routes as metrics_routes
 from .outbox import Outbox
 from .pipeline import Pipeline
+from .scheduler import NightlyAttribution
 from .settings import Settings
 from .tracking import Edge, EdgeDispatch
 from .warehouse_link import WarehouseLink
@@ -95,6 +96,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.pipeline = pipeline
         await link.open()
         pipeline.start()
+        nightly = NightlyAttribution(settings, link)
+        nightly.start()
+        app.state.nightly_attribution = nightly
         url = getattr(app.state, "listen_url", "")
         if url:  # only `ga4gw serve` sets it: tell the CLI who owns the data directory
             runfile.write(settings.data_dir, url)
@@ -104,6 +108,7 @@ def create_app(settings: Settings) -> Starlette:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
+                nightly.stop()
                 runfile.clear(settings.data_dir)
                 # Order matters: stop taking hits, ship what the outbox holds, then close the warehouse.
                 outbox.close()
@@ -113,6 +118,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             *links_api.routes(),
+            *attribution_api.routes(),
             *ga4_debug.routes(),
             *health.routes(),
             *metrics_routes(),

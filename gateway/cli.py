@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import runfile
+from .attribution_cli import add_attribution_parser
 from .auth import SCOPES, TokenAuthority
 from .errors import GatewayError, SettingsError
 from .keys import load_keyrings
@@ -297,6 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     ga4 = sub.add_parser("ga4", help="GA4 Measurement Protocol").add_subparsers(dest="ga4_command", required=True)
     check = ga4.add_parser("validate", help="validate an MP body (stdin) like Google's validation server")
     check.set_defaults(run=_ga4_validate)
+
+    add_attribution_parser(sub)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")

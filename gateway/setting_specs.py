@@ -121,6 +121,107 @@ def _sync(value: str) -> str:
     return value
 
 
+def _days(value: str) -> float:
+    number = float(value.strip())
+    if not 0 < number <= 3650:
+        raise ValueError(f"{number} is outside 0..3650")
+    return number
+
+
+def _weight(value: str) -> float:
+    number = float(value.strip())
+    if not 0 <= number <= 100:
+        raise ValueError(f"{number} is outside 0..100")
+    return number
+
+
+def _event_names(value: str) -> tuple[str, ...]:
+    names = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not names:
+        raise ValueError("name at least one event")
+    for name in names:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"{name!r} is not an event name")
+    return names
+
+
+def _time_of_day(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    hours, sep, minutes = value.partition(":")
+    if not sep or not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError("not HH:MM")
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
+_ATTRIBUTION = (
+    SettingSpec(
+        "attribution_conversion_events",
+        _event_names,
+        "purchase",
+        "Event names that count as conversions in attribution (purchases are de-duplicated by transaction id).",
+        "comma-separated event names",
+    ),
+    SettingSpec(
+        "attribution_click_lookback_days",
+        _days,
+        "30",
+        "How long before a conversion a human email click still earns credit.",
+        "days, more than 0",
+    ),
+    SettingSpec(
+        "attribution_open_lookback_days",
+        _days,
+        "3",
+        "How long before a conversion a human email open still earns credit (machine opens never do).",
+        "days, more than 0",
+    ),
+    SettingSpec(
+        "attribution_visit_lookback_days",
+        _days,
+        "30",
+        "How long before a conversion a visit from another channel (source/medium, or direct) still earns credit.",
+        "days, more than 0",
+    ),
+    SettingSpec(
+        "attribution_open_weight",
+        _weight,
+        "0.5",
+        "Weight of a human email open against a click's 1 in every model; 0 leaves opens out.",
+        "a number from 0 to 100",
+    ),
+    SettingSpec(
+        "attribution_half_life_days",
+        _days,
+        "7",
+        "Half-life of the time-decay model: a touch this much older than another earns half its credit.",
+        "days, more than 0",
+    ),
+    SettingSpec(
+        "attribution_fit_days",
+        _days,
+        "90",
+        "Markov and Shapley models learn from the journeys of this many days before a run's end.",
+        "days, more than 0",
+    ),
+    SettingSpec(
+        "attribution_shapley_samples",
+        _int_range(100, 10**7),
+        "2000",
+        "Random channel orders drawn for Shapley values when there are more than 12 channels.",
+        "100 or more",
+    ),
+    SettingSpec(
+        "attribution_nightly_at",
+        _time_of_day,
+        "03:30",
+        "UTC time of the nightly incremental attribution run in `ga4gw serve`; empty turns it off.",
+        "HH:MM or empty",
+    ),
+)
+
+
 def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
     """Parse ``kid:secret,kid2:secret2`` (newest first) into pairs; an empty value is an empty ring."""
     pairs: list[tuple[str, str]] = []
@@ -369,6 +470,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "Most rows one analyst query may return through the gateway (0 = no limit).",
         "a whole number",
     ),
+    *_ATTRIBUTION,
     SettingSpec(
         "log_level", _log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
     ),
