@@ -63,7 +63,7 @@ def transition_counts(journeys: Iterable[tuple[Sequence[str], int, int]], order:
 
 
 def transition_counts_sql(order: int) -> str:
-    """SQL over ``$touches`` giving (from state, to state, count) rows for journeys in ``[{fit_from}, {until})``."""
+    """SQL over ``$touches``: (from state, to state, count) for journeys ending in ``[{fit_from}, {until}]``."""
     if order not in (1, 2, 3):
         raise ValueError("order must be 1, 2 or 3")
     return f"""
@@ -77,7 +77,7 @@ FROM (
         arrayConcat([['(start)']], states, [if(conv = 1, ['(conversion)'], ['(null)'])]) AS chain
     FROM $touches
     WHERE touch_kind != 'none'
-      AND conversion_time >= {{fit_from:DateTime64(3, 'UTC')}} AND conversion_time < {{until:DateTime64(3, 'UTC')}}
+      AND conversion_time >= {{fit_from:DateTime64(3, 'UTC')}} AND conversion_time <= {{until:DateTime64(3, 'UTC')}}
     GROUP BY journey_id
 )
 ARRAY JOIN arrayZip(arrayPopBack(chain), arrayPopFront(chain)) AS pair

@@ -77,6 +77,7 @@ def run_attribution(
     chosen = check_models(list(models))
     started = clock()
     end = until or started
+    end = end.replace(microsecond=end.microsecond // 1000 * 1000)  # the warehouse keeps milliseconds
     if since is None:
         previous = last_run_end(wh)
         since = previous - GRACE if previous else EPOCH
@@ -119,7 +120,7 @@ FROM (
     SELECT any(converted) AS conv, arraySort(groupUniqArray(toString(channel))) AS channels
     FROM $touches
     WHERE touch_kind != 'none'
-      AND conversion_time >= {fit_from:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}
+      AND conversion_time >= {fit_from:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}
     GROUP BY journey_id
 )
 GROUP BY channels""")
