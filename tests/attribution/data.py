@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from warehouse import EVENT_COLUMN_NAMES, EventRow, Warehouse, migrate
 
@@ -110,7 +111,7 @@ def fresh_warehouse(chdb_dir: Path) -> Iterator[Warehouse]:
         wh.close()
 
 
-def credits(wh: Warehouse, *models: str) -> list[tuple[object, ...]]:
+def credits(wh: Warehouse, *models: str) -> list[tuple[Any, ...]]:
     """Credit rows (model, conversion, touch index, channel, credit rounded, revenue), sorted."""
     return wh.rows(
         "SELECT model, conversion_id, touch_index, channel, campaign_id, round(credit, 9), revenue "

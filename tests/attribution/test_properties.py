@@ -43,7 +43,7 @@ journeys = st.lists(
 CONFIG = AttributionConfig(open_weight=0.5)
 
 
-def _load(wh: Warehouse, data: list[Journey], *, reverse: bool = False, models=MODELS) -> None:
+def _load(wh: Warehouse, data: list[Journey], *, reverse: bool = False, models: tuple[str, ...] = MODELS) -> None:
     rows = [row for journey in data for row in journey_events(journey)]
     insert(wh, rows[::-1] if reverse else rows)
     run_attribution(wh, CONFIG, models=models, until=UNTIL)

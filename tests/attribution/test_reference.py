@@ -59,14 +59,18 @@ def _frame(journeys: list[tuple[list[str], Journey]]) -> pd.DataFrame:
     )
 
 
-def _load(wh: Warehouse, journeys: list[tuple[list[str], Journey]], models: tuple[str, ...]) -> dict:
+def _load(
+    wh: Warehouse, journeys: list[tuple[list[str], Journey]], models: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
     for _, journey in journeys:
         insert(wh, journey_events(journey))
     summary = run_attribution(wh, AttributionConfig(), models=models, until=UNTIL)
     return summary.values
 
 
-def test_first_last_linear_equal_heuristic_models(warehouse: Warehouse, journeys) -> None:
+def test_first_last_linear_equal_heuristic_models(
+    warehouse: Warehouse, journeys: list[tuple[list[str], Journey]]
+) -> None:
     _load(warehouse, journeys, ("first_touch", "last_touch", "linear"))
     frame = _frame(journeys)
     theirs = reference.heuristic_models(frame[frame.conv > 0], "path", "conv", var_value="value", flg_pro=False)
@@ -86,7 +90,9 @@ def test_first_last_linear_equal_heuristic_models(warehouse: Warehouse, journeys
 
 
 @pytest.mark.parametrize("order", [1, 2])
-def test_markov_removal_effects_within_simulation_error(warehouse: Warehouse, journeys, order: int) -> None:
+def test_markov_removal_effects_within_simulation_error(
+    warehouse: Warehouse, journeys: list[tuple[list[str], Journey]], order: int
+) -> None:
     learned = _load(warehouse, journeys, (f"markov_{order}",))[f"markov_{order}"]
     simulated = reference.markov_model(
         _frame(journeys),

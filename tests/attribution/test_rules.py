@@ -15,7 +15,9 @@ from .data import T0, UNTIL, Journey, Touch, credits, insert, journey_events
 DAY = 24 * 60
 
 
-def _run(wh: Warehouse, *journeys: Journey, config: AttributionConfig | None = None, models=MODELS) -> None:
+def _run(
+    wh: Warehouse, *journeys: Journey, config: AttributionConfig | None = None, models: tuple[str, ...] = MODELS
+) -> None:
     for journey in journeys:
         insert(wh, journey_events(journey))
     run_attribution(wh, config or AttributionConfig(), models=models, until=UNTIL)
