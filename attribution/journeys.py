@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from string import Template
 
 from warehouse import Warehouse
-from warehouse.attribution_schema import ATTRIBUTION_TOUCHES, delete_rows
+from warehouse.attribution_schema import ATTRIBUTION_TOUCHES, any_rows, delete_rows
 from warehouse.migrate import dialect_for
 
 from .config import AttributionConfig
@@ -131,14 +131,9 @@ def build_journeys(
 ) -> tuple[int, int]:
     """Replace the journeys ending in ``[since, until)``; returns (conversions, touch rows) written."""
     d = dialect_for(wh)
-    wh.command(
-        delete_rows(
-            d,
-            ATTRIBUTION_TOUCHES,
-            "conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}",
-        ),
-        {"since": since, "until": until},
-    )
+    window = "conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}"
+    if wh.scalar(any_rows(d, ATTRIBUTION_TOUCHES, window), {"since": since, "until": until}):
+        wh.command(delete_rows(d, ATTRIBUTION_TOUCHES, window), {"since": since, "until": until})
     names = {"events": d.qualified("attribution_events"), "attribution_touches": d.qualified("attribution_touches")}
     touches = Template(_TOUCHES).substitute(names, person=_PERSON)
     params = {

@@ -24,7 +24,7 @@ from datetime import datetime
 from string import Template
 
 from warehouse import Warehouse
-from warehouse.attribution_schema import ATTRIBUTION_CREDITS, delete_rows
+from warehouse.attribution_schema import ATTRIBUTION_CREDITS, any_rows, delete_rows
 from warehouse.migrate import dialect_for
 
 from .config import AttributionConfig
@@ -88,9 +88,10 @@ def delete_credits(wh: Warehouse, model: str, since: datetime, until: datetime) 
         "model = {model:String} AND conversion_time >= {since:DateTime64(3, 'UTC')} "
         "AND conversion_time < {until:DateTime64(3, 'UTC')}"
     )
-    wh.command(
-        delete_rows(dialect_for(wh), ATTRIBUTION_CREDITS, where), {"model": model, "since": since, "until": until}
-    )
+    d = dialect_for(wh)
+    params = {"model": model, "since": since, "until": until}
+    if wh.scalar(any_rows(d, ATTRIBUTION_CREDITS, where), params):
+        wh.command(delete_rows(d, ATTRIBUTION_CREDITS, where), params)
 
 
 def write_credits(

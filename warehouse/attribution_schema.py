@@ -17,6 +17,7 @@ __all__ = [
     "ATTRIBUTION_RUNS",
     "ATTRIBUTION_TABLES",
     "ATTRIBUTION_TOUCHES",
+    "any_rows",
     "attribution_tables",
     "attribution_views",
     "delete_rows",
@@ -193,3 +194,9 @@ GROUP BY model, channel, currency"""
 def delete_rows(d: Dialect, table: Table, where: str) -> str:
     """A lightweight DELETE of the rows matching ``where`` (typed placeholders only) from ``table``'s parts."""
     return f"DELETE FROM {d.qualified(d.storage_name(table))}{d.on_cluster} WHERE {where}"
+
+
+def any_rows(d: Dialect, table: Table, where: str) -> str:
+    """A query answering 1 when some row matches ``where``: a DELETE that would find nothing is skipped, because
+    even an empty lightweight delete visits every part of the table."""
+    return f"SELECT count() FROM (SELECT 1 FROM {d.qualified(table.name)} WHERE {where} LIMIT 1)"
