@@ -62,22 +62,23 @@ def transition_counts(journeys: Iterable[tuple[Sequence[str], int, int]], order:
     return dict(counts)
 
 
-def transition_counts_sql(order: int) -> str:
-    """SQL over ``$touches``: (from state, to state, count) for journeys ending in ``[{fit_from}, {until}]``."""
-    if order not in (1, 2, 3):
-        raise ValueError("order must be 1, 2 or 3")
-    return f"""
+def transition_counts_sql() -> str:
+    """SQL over ``$touches``: (from state, to state, count) for journeys ending in ``[{fit_from}, {until}]``, the
+    chain's order given as ``{order:UInt8}``."""
+    return """
 SELECT pair.1 AS from_state, pair.2 AS to_state, count() AS n
 FROM (
     SELECT
         any(converted) AS conv,
         arrayMap(t -> t.2, arraySort(groupArray((touch_index, toString(channel))))) AS chans,
-        arrayMap(i -> arraySlice(chans, i, {order}), range(1, greatest(length(chans) - {order} + 1, 1) + 1)) AS windows,
+        arrayMap(
+            i -> arraySlice(chans, i, {order:UInt8}), range(1, greatest(length(chans) - {order:UInt8} + 1, 1) + 1)
+        ) AS windows,
         arrayFilter((w, i) -> i = 1 OR w != windows[i - 1], windows, arrayEnumerate(windows)) AS states,
         arrayConcat([['(start)']], states, [if(conv = 1, ['(conversion)'], ['(null)'])]) AS chain
     FROM $touches
     WHERE touch_kind != 'none'
-      AND conversion_time >= {{fit_from:DateTime64(3, 'UTC')}} AND conversion_time <= {{until:DateTime64(3, 'UTC')}}
+      AND conversion_time >= {fit_from:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}
     GROUP BY journey_id
 )
 ARRAY JOIN arrayZip(arrayPopBack(chain), arrayPopFront(chain)) AS pair

@@ -140,8 +140,8 @@ def _fit(
         )
         return result.values, result.errors
     order = int(model.rsplit("_", 1)[1])
-    sql = Template(transition_counts_sql(order)).substitute(touches=touches)
-    counts = {(tuple(a), tuple(b)): int(n) for a, b, n in wh.rows(sql, window)}
+    sql = Template(transition_counts_sql()).substitute(touches=touches)
+    counts = {(tuple(a), tuple(b)): int(n) for a, b, n in wh.rows(sql, {**window, "order": order})}
     effects = removal_effects(counts, max_states=config.max_markov_states)
     return effects, dict.fromkeys(effects, 0.0)
 
