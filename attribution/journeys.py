@@ -162,7 +162,8 @@ def build_journeys(
 
 
 # Touches of a million conversions need not fit in memory at once: the join and the grouping spill to disk past
-# these sizes (measured with the benchmark: peak 3.4 GiB without the grouping limit, 2.6 GiB with it, same time).
+# these sizes (the journey build of the benchmark's million conversions, alone in a process, peaked at 3.4 GiB
+# without the grouping limit and 2.6 GiB with it, in the same time).
 _JOIN_SETTINGS = {
     "join_algorithm": "grace_hash,hash",
     "max_bytes_in_join": 1_500_000_000,
