@@ -13,7 +13,8 @@ over the conversion, where ``w`` is the touch's weight (1, or ``open_weight`` fo
 - ``time_decay``: ``2 ** (-age / half_life)``, the age being the time from the touch to the conversion.
 
 Credited revenue is the credit times the conversion's revenue rounded to the column's 6 decimals, the touch with
-the highest index taking the rounding remainder, so a conversion's rows always add up to its revenue exactly.
+the largest credit (the later one on a tie) taking the rounding remainder, so a conversion's rows always add up
+to its revenue exactly.
 Rows with zero credit are not written.
 """
 
@@ -63,8 +64,12 @@ _INSERT = Template("""
 INSERT INTO $credits ($columns)
 SELECT
     journey_id, conversion_time, conversion_event, person_key, {model:String}, touch_index, touch_time, touch_kind,
-    channel, campaign_id, variant, credit,
-    if(touch_index = max(touch_index) OVER journey, revenue - (sum(rounded) OVER journey - rounded), rounded),
+    touch_event_id, channel, campaign_id, variant, credit,
+    if(
+        touch_index = argMax(touch_index, (credit, touch_index)) OVER journey,
+        revenue - (sum(rounded) OVER journey - rounded),
+        rounded
+    ),
     currency, {run_id:String}
 FROM (
     SELECT *, scored / sum(scored) OVER journey AS credit,

@@ -67,6 +67,7 @@ ATTRIBUTION_CREDITS = Table(
         ("touch_index", "UInt16"),
         ("touch_time", _TIME),
         ("touch_kind", "LowCardinality(String)"),
+        ("touch_event_id", "String"),  # the event behind the touch ('' for a conversion without touches)
         ("channel", "LowCardinality(String)"),
         ("campaign_id", "String"),
         ("variant", "LowCardinality(String)"),

@@ -80,6 +80,8 @@ def test_open_weight_and_machine_opens(warehouse: Warehouse) -> None:
     )
     _run(warehouse, journey, models=("linear",), config=AttributionConfig(open_weight=0.5))
     assert [(r[4], round(float(r[5]), 6)) for r in credits(warehouse, "linear")] == [("o", 0.333333), ("k", 0.666667)]
+    # 100 shared 1/3 and 2/3: the larger share takes the rounding remainder
+    assert [r[6] for r in credits(warehouse, "linear")] == [Decimal("33.333333"), Decimal("66.666667")]
 
 
 def test_opens_left_out_with_weight_zero(warehouse: Warehouse) -> None:
@@ -153,5 +155,7 @@ def test_person_key_follows_the_click_client_id(warehouse: Warehouse) -> None:
     )  # fmt: skip
     run_attribution(warehouse, AttributionConfig(), models=("linear",), until=UNTIL)
     assert {r[3]: r[6] for r in credits(warehouse, "linear")} == {"email": Decimal(10), "google / cpc": Decimal(10)}
+    events = warehouse.rows("SELECT touch_event_id FROM attribution_credits ORDER BY touch_index")
+    assert events == [("c",), ("v",)]
     (path,) = warehouse.rows("SELECT person_key, path FROM attribution_paths WHERE converted = 1")
     assert path == ("sub-42", "email > google / cpc")
