@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -22,19 +23,46 @@ _BAR = 30
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal (redrawn in place), one line per step elsewhere."""
+    """A one-line progress bar on a terminal, redrawn in place every ``tick`` seconds so that the elapsed time moves
+    during a long step; one line per step elsewhere (logs, pipes)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, tick: float = 0.5) -> None:
         self._stream = stream
         self._tty = stream.isatty()
         self._started = time.monotonic()
+        self._state = ("starting", 0, 1)
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if self._tty:
+            self._ticker = threading.Thread(target=self._redraw_until_done, args=(tick,), daemon=True)
+            self._ticker.start()
 
     def __call__(self, step: str, done: int, total: int) -> None:
+        with self._lock:
+            self._state = (step, done, total)
+            self._draw(final=step == "done")
+        if step == "done":
+            self._finished.set()
+
+    def close(self) -> None:
+        """Stop redrawing (a run that failed never reports ``done``)."""
+        self._finished.set()
+        if self._ticker is not None:
+            self._ticker.join()
+
+    def _redraw_until_done(self, tick: float) -> None:
+        while not self._finished.wait(tick):
+            with self._lock:
+                self._draw(final=False)
+
+    def _draw(self, *, final: bool) -> None:
+        step, done, total = self._state
         filled = _BAR * done // max(total, 1)
         elapsed = time.monotonic() - self._started
         line = f"[{'#' * filled}{'.' * (_BAR - filled)}] {done}/{total} {step} ({elapsed:.1f}s)"
         if self._tty:
-            self._stream.write("\r\033[K" + line + ("\n" if step == "done" else ""))
+            self._stream.write("\r\033[K" + line + ("\n" if final else ""))
         else:
             self._stream.write(line + "\n")
         self._stream.flush()
@@ -64,18 +92,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             2,
         )
     models = args.model or list(MODELS)
+    bar = None if args.quiet else ProgressBar(sys.stderr)
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
     try:
         migrate(wh, settings.retention_months)
         summary = run_attribution(
-            wh,
-            attribution_config(settings),
-            models=models,
-            since=args.since,
-            until=args.until,
-            progress=None if args.quiet else ProgressBar(sys.stderr),
+            wh, attribution_config(settings), models=models, since=args.since, until=args.until, progress=bar
         )
     finally:
+        if bar is not None:
+            bar.close()
         wh.close()
     print(
         f"attributed {summary.conversions} conversions ({summary.touches} touches) "
