@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from identity import LandingTokens, Pseudonymizer
 
-from . import clickhouse_http, health, identify, ingest, links_api, mp_ingest, runfile
+from . import attribution_api, clickhouse_http, health, identify, ingest, links_api, mp_ingest, runfile
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
@@ -33,6 +33,7 @@ from .metrics import Metrics
 from .metrics import routes as metrics_routes
 from .outbox import Outbox
 from .pipeline import Pipeline
+from .scheduler import NightlyAttribution
 from .settings import Settings
 from .tracking import Edge, EdgeDispatch
 from .warehouse_link import WarehouseLink
@@ -148,6 +149,9 @@ def create_app(settings: Settings) -> Starlette:
         await link.open()
         pipeline.start()
         relay.start()
+        nightly = NightlyAttribution(settings, link)
+        nightly.start()
+        app.state.nightly_attribution = nightly
         url = getattr(app.state, "listen_url", "")
         if url:  # only `ga4gw serve` sets it: tell the CLI who owns the data directory
             runfile.write(settings.data_dir, url)
@@ -164,6 +168,7 @@ def create_app(settings: Settings) -> Starlette:
             # cancelled at once and the outbox would not be drained. Order matters: stop relaying
             # (requests in flight may finish), stop taking hits, ship what the outbox holds, close.
             with anyio.CancelScope(shield=True):
+                nightly.stop()
                 runfile.clear(settings.data_dir)
                 await anyio.to_thread.run_sync(relay.stop)
                 outbox.stop_writing()
@@ -178,6 +183,7 @@ def create_app(settings: Settings) -> Starlette:
             *ingest.routes(),
             *identify.routes(),
             *mp_ingest.routes(),
+            *attribution_api.routes(),
             *ga4_debug.routes(),
             *health.routes(),
             *metrics_routes(),

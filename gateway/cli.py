@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import runfile
+from .attribution_cli import add_attribution_parser
 from .auth import SCOPES, TokenAuthority
 from .errors import GatewayError, SettingsError
 from .ga4_cli import add_ga4_commands
@@ -287,6 +288,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_ga4_commands(sub)
     add_identity_commands(sub)
+
+    add_attribution_parser(sub)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.add_argument("--markdown", action="store_true", help="print the settings reference table instead")

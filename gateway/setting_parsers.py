@@ -1,4 +1,6 @@
-"""Parsers of setting values: each takes the raw text and returns the value or raises ``ValueError``.
+"""What a setting is (``SettingSpec``) and the parsers of setting values.
+
+Each parser takes the raw text and returns the value or raises ``ValueError``.
 
 ``setting_specs`` names one of these for every setting; the error text is shown with the variable's name.
 """
@@ -7,14 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from consent import parse_purposes, parse_regions
 
 __all__ = [
+    "PREFIX",
+    "SettingSpec",
     "boolean",
     "choice",
+    "days",
     "dsn",
+    "event_names",
     "float_positive",
     "http_url",
     "identifier",
@@ -29,8 +37,29 @@ __all__ = [
     "regions",
     "sync_mode",
     "text",
+    "time_of_day",
+    "weight",
     "words",
 ]
+
+
+PREFIX = "GA4GW_"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its field name, how to parse it, its default and what it is for."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: str
+    help: str
+    expected: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name.upper()
 
 
 def text(value: str) -> str:
@@ -162,3 +191,37 @@ def parse_keyring(value: str) -> tuple[tuple[str, str], ...]:
 def keyring_text(value: str) -> str:
     parse_keyring(value)  # validate now, keep the text wrapped in a Secret
     return value.strip()
+
+
+def days(value: str) -> float:
+    number = float(value.strip())
+    if not 0 < number <= 3650:
+        raise ValueError(f"{number} is outside 0..3650")
+    return number
+
+
+def weight(value: str) -> float:
+    number = float(value.strip())
+    if not 0 <= number <= 100:
+        raise ValueError(f"{number} is outside 0..100")
+    return number
+
+
+def event_names(value: str) -> tuple[str, ...]:
+    names = tuple(item.strip() for item in value.split(",") if item.strip())
+    if not names:
+        raise ValueError("name at least one event")
+    for name in names:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"{name!r} is not an event name")
+    return names
+
+
+def time_of_day(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    hours, sep, minutes = value.partition(":")
+    if not sep or not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError("not HH:MM")
+    return f"{int(hours):02d}:{int(minutes):02d}"

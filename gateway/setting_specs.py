@@ -6,35 +6,13 @@ them (``ga4gw settings --markdown``) and a test checks the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from consent import OPT_IN_REGIONS
 
 from . import setting_parsers as p
-from .setting_parsers import parse_keyring
+from .setting_parsers import PREFIX, SettingSpec, parse_keyring
+from .setting_specs_attribution import ATTRIBUTION_SPECS
 
 __all__ = ["PREFIX", "SPECS", "SettingSpec", "parse_keyring"]
-
-PREFIX = "GA4GW_"
-
-
-@dataclass(frozen=True)
-class SettingSpec:
-    """One setting: its field name, how to parse it, its default and what it is for."""
-
-    name: str
-    parse: Callable[[str], Any]
-    default: str
-    help: str
-    expected: str
-    secret: bool = False
-
-    @property
-    def env(self) -> str:
-        return PREFIX + self.name.upper()
-
 
 _KEYRING = "comma-separated key_id:secret pairs, newest first, secrets of 32+ characters"
 
@@ -323,6 +301,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "Most rows one analyst query may return through the gateway (0 = no limit).",
         "a whole number",
     ),
+    *ATTRIBUTION_SPECS,
     SettingSpec(
         "identity_max_persons",
         p.int_range(1, 1000),

@@ -78,6 +78,15 @@ class Settings:
     consent_granted_in_opt_in: tuple[str, ...]
     consent_denied_elsewhere: tuple[str, ...]
     log_level: str
+    attribution_conversion_events: tuple[str, ...]
+    attribution_click_lookback_days: float
+    attribution_open_lookback_days: float
+    attribution_visit_lookback_days: float
+    attribution_open_weight: float
+    attribution_half_life_days: float
+    attribution_fit_days: float
+    attribution_shapley_samples: int
+    attribution_nightly_at: str
     config_file: Path | None = None
 
     @property

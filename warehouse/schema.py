@@ -165,6 +165,10 @@ EVENTS = Table(
 )
 
 
+# Imported here, not at the top: the attribution DDL builds on Table and Dialect defined above.
+from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views  # noqa: E402
+
+
 def _initial(d: Dialect) -> list[str]:
     return d.create(EVENTS)
 
@@ -250,6 +254,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "GA4 deliveries", _ga4_deliveries),
     Migration(4, "identity_edges table", identity_edges),
     Migration(5, "consent_events table", consent_events),
+    Migration(6, "attribution tables", attribution_tables),
+    Migration(7, "attribution views: person keys, paths, credit by day, campaign and model", attribution_views),
 )
 
-TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES, IDENTITY_EDGES, CONSENT_EVENTS)
+TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES, IDENTITY_EDGES, CONSENT_EVENTS, *ATTRIBUTION_TABLES)
