@@ -77,6 +77,8 @@ class Outbox:
         self._all_readers: list[sqlite3.Connection] = []
         self._synchronous = synchronous
         self._pending: deque[tuple[float, str, str, asyncio.Future[bool]]] = deque()
+        self._committing = 0
+        self._count_lock = threading.Lock()
         self._wake = threading.Event()
         self._committed = threading.Condition()
         self._closing = False
@@ -90,7 +92,8 @@ class Outbox:
         return self._last_id - min(self._positions.values(), default=self._last_id)
 
     def full(self) -> bool:
-        return self.depth() + len(self._pending) >= self.max_events
+        # ``_committing``: taken off the queue by the writer but not yet counted in ``_last_id``
+        return self.depth() + len(self._pending) + self._committing >= self.max_events
 
     def append(self, event_id: str, payload: str) -> asyncio.Future[bool]:
         """Queue one event; the future resolves True once committed, False when the outbox is full.
@@ -98,10 +101,11 @@ class Outbox:
         Call it from the event loop; an exception from SQLite (disk full...) is set on the future.
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        if self._closing or self.full():
-            future.set_result(False)
-            return future
-        self._pending.append((time.time(), event_id, payload, future))
+        with self._count_lock:
+            if self._closing or self.full():
+                future.set_result(False)
+                return future
+            self._pending.append((time.time(), event_id, payload, future))
         self._wake.set()
         return future
 
@@ -110,11 +114,14 @@ class Outbox:
             self._wake.wait()
             time.sleep(0.002)  # let more requests join this commit: fewer GIL handoffs and fsyncs
             self._wake.clear()
-            batch = []
-            while self._pending:
-                batch.append(self._pending.popleft())
+            with self._count_lock:  # every queued event is counted by full(): in the queue, or committing
+                batch = list(self._pending)
+                self._pending.clear()
+                self._committing = len(batch)
             if batch:
                 self._commit(batch)
+                with self._count_lock:
+                    self._committing = 0  # what failed to commit was answered with its error, not stored
             elif self._closing:
                 return
 
@@ -130,7 +137,9 @@ class Outbox:
                 params += (i, created, event_id, payload)
             try:
                 self._writer.execute(_INSERT + ",".join(["(?,?,?,?)"] * len(chunk)), params)
-                self._last_id += len(chunk)
+                with self._count_lock:
+                    self._last_id += len(chunk)
+                    self._committing -= len(chunk)
                 outcomes.append(([f for *_, f in chunk], None))
             except sqlite3.Error as exc:
                 outcomes.append(([f for *_, f in chunk], exc))
