@@ -244,6 +244,8 @@ def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, s
 
 async def store(rows: list[EventRow], outbox: Outbox, transactions: TransactionIndex) -> list[dict[str, str]]:
     """Commit ``rows`` to the outbox (purchases already taken are not), then answer each one's fate."""
+    if outbox.depth() + len(rows) >= outbox.max_events:  # all or nothing: a retry must not store half twice
+        raise InvalidRequest("the gateway's outbox is full (GA4GW_OUTBOX_MAX_EVENTS); retry later", status=503)
     tids = [r.transaction_id for r in rows if r.transaction_id]
     known = transactions.seen(tids) if tids else set()
     fates: list[dict[str, str]] = []
