@@ -9,6 +9,7 @@ a crash is made harmless by the writer's idempotency (see ``warehouse.writer``).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from identity import EdgeStore
-from warehouse import EventRow, EventWriter, WarehouseError
+from warehouse import EVENT_COLUMN_NAMES, EventRow, EventWriter, WarehouseError
 
 from .identity_link import IdentityLink
 from .metrics import Metrics
@@ -171,9 +172,19 @@ class Pipeline:
         return True
 
 
+_SOURCE, _RECIPIENT, _CLIENT = (EVENT_COLUMN_NAMES.index(c) for c in ("source", "recipient", "ga_client_id"))
+_PARAMS = EVENT_COLUMN_NAMES.index("params")
+
+
 def _rows(records: list[OutboxRecord]) -> Iterator[EventRow]:
+    """The rows that can join identifiers; most opens and clicks (no cookie, no email) are passed over cheaply."""
     for record in records:
         try:
+            values = json.loads(record.payload)
+            if values[_SOURCE] in ("open", "click") and not (
+                values[_RECIPIENT] and (values[_CLIENT] or "email_pseudonym" in values[_PARAMS])
+            ):
+                continue
             yield EventRow.from_json(record.payload)
         except (ValueError, TypeError, KeyError, IndexError):  # stored as it is; it just names nobody
             continue

@@ -23,6 +23,7 @@ import email.utils
 import json
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -52,6 +53,7 @@ _READ = 20_000
 _SAFETY_SECONDS = 300  # "clamp" moves an old event to 72 h minus this, so it is still inside when it lands
 _REPORT_SECONDS = 2.0
 _PRUNE_SECONDS = 3600.0
+_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,9 @@ class Relay:
         self._thread.join(timeout + 5)
 
     def _run(self) -> None:
+        # Relaying can wait a few milliseconds; answering people cannot (the pipeline does the same).
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
         # The relay must never take the gateway down, nor stop for good: its consumer position holds the
         # outbox, which would fill. On an unexpected error it starts again; its work waits in the ledger.
         while not self._stop_requested:
@@ -214,14 +219,8 @@ class Relay:
                 skipped[built.reason] += 1
             elif built.event_time < oldest and self.config.expired == "dead":
                 dead.append(_letter(built, "expired", [_expired_message(self.config.limits)]))
-            else:
-                if built.event_time < oldest:
-                    built = _clamp(built, now, self.config.limits)
-                messages = validate(built.body(), now=now, limits=self.config.limits)
-                if messages:
-                    dead.append(_letter(built, "invalid", [m.as_json() for m in messages]))
-                else:
-                    ready.append(built)
+            else:  # validated before it is sent (``_send``), where an invalid event is set apart from the rest
+                ready.append(_clamp(built, now, self.config.limits) if built.event_time < oldest else built)
         ready = self._drop_known_purchases(ledger, ready, skipped)
         deliveries = pack(ready, limits=self.config.limits)
         index = {o.event_id: (len(o.events), o.event_time) for o in ready}
@@ -296,11 +295,12 @@ class Relay:
         if left is None:
             return
         due = left
+        if validate(json.loads(due.body), now=now, limits=self.config.limits, body_size=len(due.body.encode())):
+            left = self._isolate(ledger, due, now)
+            if left is None:
+                return
+            due = left
         body = json.loads(due.body)
-        messages = validate(body, now=now, limits=self.config.limits, body_size=len(due.body.encode()))
-        if messages:
-            self._kill(ledger, due, "invalid", [m.as_json() for m in messages])
-            return
         try:
             response = await client.post(due.body.encode())
         except SendFailed as failure:  # ambiguous: the body may have arrived, so a retry may duplicate it (counted)
@@ -338,6 +338,33 @@ class Relay:
         self.queued = max(0, self.queued - 1)
         self._metrics.inc("ga4gw_ga4_events_total", len(letters), outcome="dead", reason=reason)
         log.warning("GA4 request %s is dead (%s): %d events kept as dead letters", due.id, reason, len(letters))
+
+    def _isolate(self, ledger: Ledger, due: Due, now: float) -> Due | None:
+        """A request the validator refused: its invalid events become dead letters with their own messages,
+        the others go on in the same delivery. None when nothing valid is left."""
+        keep, invalid = [], []
+        for letter in _split(due, "invalid", []):
+            messages = validate(letter.body, now=now, limits=self.config.limits)
+            if messages:
+                invalid.append(DeadLetter(letter.event_id, "invalid", [m.as_json() for m in messages], letter.body,
+                                          letter.event_time, due.id))  # fmt: skip
+            else:
+                keep.append(letter)
+        self._metrics.inc("ga4gw_ga4_events_total", len(invalid), outcome="dead", reason="invalid")
+        if keep:
+            common = {k: v for k, v in keep[0].body.items() if k != "events"}
+            body = {**common, "events": [e for letter in keep for e in letter.body["events"]]}
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+            idx = [i for i in due.idx if i[0] in {letter.event_id for letter in keep}]
+            if not validate(body, now=now, limits=self.config.limits, body_size=len(text.encode())):
+                oldest = min(float(i[2]) for i in idx)
+                ledger.rewrite(due, text, idx, oldest, invalid)
+                return Due(due.id, text, idx, oldest, due.attempts)
+            invalid += [DeadLetter(x.event_id, "invalid", [], x.body, x.event_time, due.id) for x in keep]
+        ledger.kill(due, "invalid", invalid)
+        self.queued = max(0, self.queued - 1)
+        log.warning("GA4 request %s is dead (invalid): %d events kept as dead letters", due.id, len(invalid))
+        return None
 
     def _expire(self, ledger: Ledger, due: Due, now: float) -> Due | None:
         """Events that would land past 72 hours: dead letters (or clamped, by setting). None: nothing left."""

@@ -7,6 +7,7 @@ import time
 
 from gateway.ga4.admin import replay
 from tests.gateway.ga4.conftest import Rig, append, arrivals, click, wait_for
+from warehouse import EventRow
 
 HOUR = 3600.0
 
@@ -193,3 +194,26 @@ def test_a_row_that_cannot_be_read_is_a_dead_letter_and_does_not_hold_the_others
     wait_for(lambda: settled(rig, 3))
     assert arrivals(rig.standin) == {"1": 1, "2": 1}
     assert rig.ledger().status(max_age=72 * HOUR).dead_letters == {"invalid": 1}
+
+
+def test_an_invalid_event_is_set_apart_and_its_request_neighbours_still_go(rig: Rig) -> None:
+    from dataclasses import replace
+
+    def page(i: int, params: dict) -> EventRow:
+        base = click(i)
+        return replace(base, event_name="page_view", source="server", recipient="", link_id="", verdict="",
+                       ga_client_id="99.1700000000", params={"ga4_params": json.dumps(params)})  # fmt: skip
+
+    rows = [page(1, {"page_location": "https://shop.example/a"}), page(2, {"_secret": "x"}),
+            page(3, {"page_location": "https://shop.example/b"})]  # fmt: skip
+    rig.start()
+    append(rig.outbox, rows)
+    wait_for(lambda: settled(rig, 3))
+    [request] = rig.standin.requests()  # one person: one request, without the invalid event
+    assert [e["params"].get("page_location") for e in request.body["events"]] == [
+        "https://shop.example/a", "https://shop.example/b"]  # fmt: skip
+    ledger = rig.ledger()
+    assert ledger.status(max_age=72 * HOUR).dead_letters == {"invalid": 1}
+    [(_, event_id, body, _)] = ledger.replayable(oldest=0, reasons=("invalid",))
+    assert event_id == "ev000002"
+    assert body["events"][0]["params"]["_secret"] == "x"
