@@ -48,7 +48,7 @@ def pack(outgoing: Iterable[Outgoing], *, limits: Limits = DEFAULT_LIMITS, gener
     The order of events inside a group is kept. An ``Outgoing`` whose events alone exceed a limit
     still gets a request of its own: the validator, run before every send, dead-letters it.
     """
-    groups: dict[str, list[Outgoing]] = {}
+    groups: dict[tuple[object, ...], list[Outgoing]] = {}
     for item in outgoing:
         groups.setdefault(item.key, []).append(item)
     deliveries: list[Delivery] = []
