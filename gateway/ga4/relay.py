@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
 import math
@@ -29,20 +28,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from warehouse import GA4_DELIVERY_COLUMNS, EventRow, WarehouseError
+from warehouse import EventRow, WarehouseError
 
 from ..metrics import Metrics
 from ..outbox import Outbox
 from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
+from .letters import SAFETY_SECONDS, clamp, dead_letter, expired_message, split
 from .payloads import Outgoing, PayloadBuilder, Skip
-from .transport import MPClient, SendFailed
+from .reporting import report
+from .transport import MPClient, SendFailed, retry_after
 from .validate import DEFAULT_LIMITS, Limits, validate
 
 __all__ = ["CONSUMER", "Relay", "RelayConfig"]
@@ -50,7 +50,6 @@ __all__ = ["CONSUMER", "Relay", "RelayConfig"]
 log = logging.getLogger(__name__)
 CONSUMER = "ga4"
 _READ = 20_000
-_SAFETY_SECONDS = 300  # "clamp" moves an old event to 72 h minus this, so it is still inside when it lands
 _REPORT_SECONDS = 2.0
 _PRUNE_SECONDS = 3600.0
 _NICE = 10
@@ -74,20 +73,6 @@ class RelayConfig:
     @property
     def dry_run(self) -> bool:
         return not (self.measurement_id and self.api_secret)
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit() or value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 class Relay:
@@ -218,9 +203,9 @@ class Relay:
             if isinstance(built, Skip):
                 skipped[built.reason] += 1
             elif built.event_time < oldest and self.config.expired == "dead":
-                dead.append(_letter(built, "expired", [_expired_message(self.config.limits)]))
+                dead.append(dead_letter(built, "expired", [expired_message(self.config.limits)]))
             else:  # validated before it is sent (``_send``), where an invalid event is set apart from the rest
-                ready.append(_clamp(built, now, self.config.limits) if built.event_time < oldest else built)
+                ready.append(clamp(built, now, self.config.limits) if built.event_time < oldest else built)
         ready = self._drop_known_purchases(ledger, ready, skipped)
         deliveries = pack(ready, limits=self.config.limits)
         index = {o.event_id: (len(o.events), o.event_time) for o in ready}
@@ -333,7 +318,7 @@ class Relay:
         ledger.retry(due.id, after=after, status=status, error=error, ambiguous=ambiguous)
 
     def _kill(self, ledger: Ledger, due: Due, reason: str, messages: list[dict[str, Any]], status: int = 0) -> None:
-        letters = _split(due, reason, messages)
+        letters = split(due, reason, messages)
         ledger.kill(due, reason, letters, status, reason)
         self.queued = max(0, self.queued - 1)
         self._metrics.inc("ga4gw_ga4_events_total", len(letters), outcome="dead", reason=reason)
@@ -341,30 +326,15 @@ class Relay:
 
     def _isolate(self, ledger: Ledger, due: Due, now: float) -> Due | None:
         """A request the validator refused: its invalid events become dead letters with their own messages,
-        the others go on in the same delivery. None when nothing valid is left."""
+        the others go on in the same delivery (the request-level fields they share were valid for them)."""
         keep, invalid = [], []
-        for letter in _split(due, "invalid", []):
+        for letter in split(due, "invalid", []):
             messages = validate(letter.body, now=now, limits=self.config.limits)
             if messages:
-                invalid.append(DeadLetter(letter.event_id, "invalid", [m.as_json() for m in messages], letter.body,
-                                          letter.event_time, due.id))  # fmt: skip
+                invalid.append(replace(letter, messages=[m.as_json() for m in messages]))
             else:
                 keep.append(letter)
-        self._metrics.inc("ga4gw_ga4_events_total", len(invalid), outcome="dead", reason="invalid")
-        if keep:
-            common = {k: v for k, v in keep[0].body.items() if k != "events"}
-            body = {**common, "events": [e for letter in keep for e in letter.body["events"]]}
-            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            idx = [i for i in due.idx if i[0] in {letter.event_id for letter in keep}]
-            if not validate(body, now=now, limits=self.config.limits, body_size=len(text.encode())):
-                oldest = min(float(i[2]) for i in idx)
-                ledger.rewrite(due, text, idx, oldest, invalid)
-                return Due(due.id, text, idx, oldest, due.attempts)
-            invalid += [DeadLetter(x.event_id, "invalid", [], x.body, x.event_time, due.id) for x in keep]
-        ledger.kill(due, "invalid", invalid)
-        self.queued = max(0, self.queued - 1)
-        log.warning("GA4 request %s is dead (invalid): %d events kept as dead letters", due.id, len(invalid))
-        return None
+        return self._narrow(ledger, due, keep, invalid, "invalid")
 
     def _expire(self, ledger: Ledger, due: Due, now: float) -> Due | None:
         """Events that would land past 72 hours: dead letters (or clamped, by setting). None: nothing left."""
@@ -372,34 +342,37 @@ class Relay:
         oldest = now - limits.max_age_seconds + 1
         if due.oldest >= oldest:
             return due
-        body = json.loads(due.body)
         if self.config.expired == "clamp":
-            floor = math.floor((now - limits.max_age_seconds + _SAFETY_SECONDS) * 1_000_000)
+            body = json.loads(due.body)
+            floor = math.floor((now - limits.max_age_seconds + SAFETY_SECONDS) * 1_000_000)
             for event in body["events"]:
                 event["timestamp_micros"] = max(int(event.get("timestamp_micros", floor)), floor)
             text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
             ledger.rewrite(due, text, due.idx, now, [])
             return Due(due.id, text, due.idx, now, due.attempts)
-        keep_idx, keep_events, letters = [], [], []
-        offset = 0
-        common = {k: v for k, v in body.items() if k != "events"}
-        for event_id, count, event_time in due.idx:
-            events = body["events"][offset : offset + int(count)]
-            offset += int(count)
-            if event_time < oldest:
-                letters.append(DeadLetter(event_id, "expired", [_expired_message(limits)],
-                                          {**common, "events": events}, event_time, due.id))  # fmt: skip
-            else:
-                keep_idx.append([event_id, count, event_time])
-                keep_events += events
-        self._metrics.inc("ga4gw_ga4_events_total", len(letters), outcome="dead", reason="expired")
-        if not keep_idx:
-            ledger.kill(due, "expired", letters)
+        letters = split(due, "expired", [expired_message(limits)])
+        keep = [letter for letter in letters if letter.event_time >= oldest]
+        return self._narrow(ledger, due, keep, [x for x in letters if x.event_time < oldest], "expired")
+
+    def _narrow(
+        self, ledger: Ledger, due: Due, keep: list[DeadLetter], dead: list[DeadLetter], reason: str
+    ) -> Due | None:
+        """The delivery goes on with the events of ``keep`` (same id); ``dead`` become dead letters.
+
+        None when no event is left (the delivery is then dead)."""
+        self._metrics.inc("ga4gw_ga4_events_total", len(dead), outcome="dead", reason=reason)
+        if not keep:
+            ledger.kill(due, reason, dead)
             self.queued = max(0, self.queued - 1)
+            log.warning("GA4 request %s is dead (%s): %d events kept as dead letters", due.id, reason, len(dead))
             return None
-        text = json.dumps({**common, "events": keep_events}, ensure_ascii=False, separators=(",", ":"))
-        ledger.rewrite(due, text, keep_idx, min(i[2] for i in keep_idx), letters)
-        return Due(due.id, text, keep_idx, min(i[2] for i in keep_idx), due.attempts)
+        common = {k: v for k, v in keep[0].body.items() if k != "events"}
+        body = {**common, "events": [event for letter in keep for event in letter.body["events"]]}
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        idx: list[list[Any]] = [[x.event_id, len(x.body["events"]), x.event_time] for x in keep]
+        oldest = min(x.event_time for x in keep)
+        ledger.rewrite(due, text, idx, oldest, dead)
+        return Due(due.id, text, idx, oldest, due.attempts)
 
     # Reporting -------------------------------------------------------------------------------
 
@@ -419,48 +392,4 @@ class Relay:
     def report(self, ledger: Ledger) -> int:
         """Copy final outcomes to the warehouse; returns the rows written."""
         wh = self._link.warehouse if self._link is not None else None
-        if wh is None:
-            return 0
-        reports, delivery_ids, letter_ids = ledger.unreported()
-        if not reports:
-            return 0
-
-        def moment(seconds: float) -> datetime:
-            return datetime.fromtimestamp(seconds, UTC)
-
-        rows = [
-            (r.delivery_id, r.event_id, r.event_name, moment(r.event_time), r.state, r.reason, min(r.attempts, 65535),
-             min(r.ambiguous, 65535), r.http_status, moment(r.created), moment(r.finished))
-            for r in reports
-        ]  # fmt: skip
-        wh.insert("ga4_deliveries", rows, [name for name, _ in GA4_DELIVERY_COLUMNS])
-        ledger.mark_reported(delivery_ids, letter_ids)
-        return len(rows)
-
-
-def _expired_message(limits: Limits) -> dict[str, str]:
-    hours = limits.max_age_seconds / 3600
-    return {"fieldPath": "events[0].timestamp_micros", "description": f"older than {hours:g} hours when it would be "
-            "sent: GA4 would move it or drop it", "validationCode": "VALUE_OUT_OF_BOUNDS"}  # fmt: skip
-
-
-def _letter(item: Outgoing, reason: str, messages: list[dict[str, Any]]) -> DeadLetter:
-    return DeadLetter(item.event_id, reason, messages, item.body(), item.event_time)
-
-
-def _clamp(item: Outgoing, now: float, limits: Limits) -> Outgoing:
-    floor = math.floor((now - limits.max_age_seconds + _SAFETY_SECONDS) * 1_000_000)
-    events = tuple({**e, "timestamp_micros": floor} for e in item.events)
-    return Outgoing(item.event_id, floor / 1_000_000, item.common, events, item.transaction_id)
-
-
-def _split(due: Due, reason: str, messages: list[dict[str, Any]]) -> list[DeadLetter]:
-    """One dead letter per warehouse event of a delivery, each with its own MP events."""
-    body = json.loads(due.body)
-    common = {k: v for k, v in body.items() if k != "events"}
-    letters, offset = [], 0
-    for event_id, count, event_time in due.idx:
-        events = body["events"][offset : offset + int(count)]
-        offset += int(count)
-        letters.append(DeadLetter(event_id, reason, messages, {**common, "events": events}, event_time, due.id))
-    return letters
+        return report(ledger, wh) if wh is not None else 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 
 import h11
 
-__all__ = ["Answer", "MPClient", "SendFailed"]
+__all__ = ["Answer", "MPClient", "SendFailed", "retry_after"]
 
 _READ = 65536
 
@@ -162,3 +163,17 @@ class MPClient:
     async def __aexit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
             await self.close()
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit() or value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gateway.ga4 import validate
 from gateway.ga4.batching import delivery_id, pack
 from gateway.ga4.payloads import Outgoing, PayloadBuilder, Skip, standin_client_id
-from gateway.ga4.relay import retry_after
+from gateway.ga4.transport import retry_after
 from tests.gateway.ga4.conftest import PSEUDONYMS, click
 from warehouse import EventRow
 

@@ -1,0 +1,43 @@
+"""Dead letters: a delivery cut into one letter per warehouse event, the expiry message, clamping old events."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .ledger import DeadLetter, Due
+from .payloads import Outgoing
+from .validate import Limits
+
+__all__ = ["SAFETY_SECONDS", "clamp", "dead_letter", "expired_message", "split"]
+
+SAFETY_SECONDS = 300  # "clamp" moves an old event to 72 h minus this, so it is still inside when it lands
+
+
+def expired_message(limits: Limits) -> dict[str, str]:
+    hours = limits.max_age_seconds / 3600
+    return {"fieldPath": "events[0].timestamp_micros", "description": f"older than {hours:g} hours when it would be "
+            "sent: GA4 would move it or drop it", "validationCode": "VALUE_OUT_OF_BOUNDS"}  # fmt: skip
+
+
+def dead_letter(item: Outgoing, reason: str, messages: list[dict[str, Any]]) -> DeadLetter:
+    return DeadLetter(item.event_id, reason, messages, item.body(), item.event_time)
+
+
+def clamp(item: Outgoing, now: float, limits: Limits) -> Outgoing:
+    floor = math.floor((now - limits.max_age_seconds + SAFETY_SECONDS) * 1_000_000)
+    events = tuple({**e, "timestamp_micros": floor} for e in item.events)
+    return Outgoing(item.event_id, floor / 1_000_000, item.common, events, item.transaction_id)
+
+
+def split(due: Due, reason: str, messages: list[dict[str, Any]]) -> list[DeadLetter]:
+    """One dead letter per warehouse event of a delivery, each with its own MP events."""
+    body = json.loads(due.body)
+    common = {k: v for k, v in body.items() if k != "events"}
+    letters, offset = [], 0
+    for event_id, count, event_time in due.idx:
+        events = body["events"][offset : offset + int(count)]
+        offset += int(count)
+        letters.append(DeadLetter(event_id, reason, messages, {**common, "events": events}, event_time, due.id))
+    return letters
