@@ -26,7 +26,7 @@ from .metrics import Metrics
 from .outbox import Outbox, OutboxRecord
 from .warehouse_link import WarehouseLink
 
-__all__ = ["Pipeline", "PipelineState"]
+__all__ = ["Pipeline", "PipelineState", "deprioritize_this_thread"]
 
 log = logging.getLogger(__name__)
 CONSUMER = "warehouse"
@@ -43,6 +43,12 @@ class PipelineState:
     oldest_age_seconds: float
     last_error: str
     shipped: int
+
+
+def deprioritize_this_thread() -> None:
+    """Background work can wait a few milliseconds; answering people cannot (Linux: a thread has its own nice)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
 
 
 def _deprioritize_engine_threads() -> None:
@@ -113,8 +119,7 @@ class Pipeline:
     def _run(self) -> None:
         # Shipping can wait a few milliseconds; answering people cannot. On Linux a thread has its own
         # nice value, and the engine threads it starts inherit it.
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+        deprioritize_this_thread()
         _deprioritize_engine_threads()
         backoff = 0.5
         while True:

@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import random
 import threading
 import time
@@ -36,6 +35,7 @@ from warehouse import EventRow, WarehouseError
 
 from ..metrics import Metrics
 from ..outbox import Outbox
+from ..pipeline import deprioritize_this_thread
 from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
@@ -52,7 +52,6 @@ CONSUMER = "ga4"
 _READ = 20_000
 _REPORT_SECONDS = 2.0
 _PRUNE_SECONDS = 3600.0
-_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,7 @@ class Relay:
         self._thread.join(timeout + 5)
 
     def _run(self) -> None:
-        # Relaying can wait a few milliseconds; answering people cannot (the pipeline does the same).
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+        deprioritize_this_thread()  # relaying can wait a few milliseconds; answering people cannot
         # The relay must never take the gateway down, nor stop for good: its consumer position holds the
         # outbox, which would fill. On an unexpected error it starts again; its work waits in the ledger.
         while not self._stop_requested:
