@@ -29,6 +29,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks.harness import CHROME, ROOT, Gateway, free_port, pinned, say, signer_for, write_paths
+from consent import ConsentPolicy
+from gateway.consent_link import ConsentLink
 from gateway.ga4.ledger import Ledger
 from gateway.ga4.payloads import PayloadBuilder
 from gateway.ga4.relay import Relay, RelayConfig
@@ -85,7 +87,11 @@ def throughput(url: str, kind: str, count: int) -> None:
         fill(outbox, rows(kind, count))
         httpx.post(url + "/_standin/reset")
         config = RelayConfig(measurement_id="G-BENCH", api_secret="bench", origin=url, concurrency=16)
-        builder = PayloadBuilder(Pseudonymizer([("k1", "b" * 40)]))
+        pseudonymizer = Pseudonymizer([("k1", "b" * 40)])
+        # Every purpose granted (no opt-in region): the full payload, and consent asked at intake and send.
+        policy = ConsentPolicy(opt_in_regions=frozenset())
+        consent = ConsentLink(policy, pseudonymizer, default_region="US", loaded=True)
+        builder = PayloadBuilder(pseudonymizer, consent=consent)
         relay = Relay(outbox, Path(tmp) / "ledger.sqlite3", builder, config, Metrics())
         ledger = Ledger(Path(tmp) / "ledger.sqlite3")
         start = time.perf_counter()

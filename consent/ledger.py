@@ -36,9 +36,12 @@ class ConsentLedger:
         ]
         return self._wh.insert(_TABLE, rows, _COLUMNS, self._settings)
 
-    def events(self, subject: str | None = None) -> Iterator[ConsentEvent]:
-        """Every event (or one subject's), oldest first."""
-        where, params = ("WHERE subject = {subject:String}", {"subject": subject}) if subject is not None else ("", {})
+    def events(self, subject: str | None = None, *, recorded_since: datetime | None = None) -> Iterator[ConsentEvent]:
+        """Every event (or one subject's, or those recorded since a time: what other gateways added), oldest first."""
+        params: dict[str, object] = {"subject": subject} if subject is not None else {}
+        where = "WHERE subject = {subject:String}" if subject is not None else ""
+        if recorded_since is not None:
+            where, params = "WHERE recorded_at >= {since:DateTime64(3, 'UTC')}", {"since": recorded_since}
         rows = self._wh.rows(
             f"SELECT toUnixTimestamp64Milli(event_time), subject, purpose, granted, source, policy_version, "
             f"tcf_string, event_id FROM {_TABLE} {where} ORDER BY event_time, subject, purpose, event_id",

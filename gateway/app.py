@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
+from consent import ConsentPolicy
 from identity import LandingTokens, Pseudonymizer
 
-from . import attribution_api, clickhouse_http, health, identify, ingest, links_api, mp_ingest, runfile
+from . import attribution_api, clickhouse_http, consent_api, health, identify, ingest, links_api, mp_ingest, runfile
 from .auth import TokenAuthority
+from .consent_link import ConsentLink
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
 from .ga4.ledger import Ledger
@@ -80,6 +82,43 @@ async def _load_identity(link: WarehouseLink, identity: IdentityLink) -> None:
         log.exception("loading the identity graph failed")
 
 
+async def _keep_consent(link: WarehouseLink, consent: ConsentLink, outbox: Outbox, every: float) -> None:
+    """Load the consent ledger once the warehouse answers (retrying until it works), then keep taking
+    what other gateway instances record. Until it is loaded the relay waits (see ``Relay``)."""
+    while not consent.loaded:
+        wh = link.warehouse
+        if wh is not None:
+            try:
+                await anyio.to_thread.run_sync(consent.load, wh, outbox)
+                continue
+            except Exception:
+                log.exception("loading the consent ledger failed; trying again")
+        await anyio.sleep(1)
+    while True:
+        await anyio.sleep(every)
+        wh = link.warehouse
+        if wh is not None:
+            try:
+                await anyio.to_thread.run_sync(consent.refresh, wh)
+            except Exception as exc:
+                log.warning("refreshing consent from the ledger failed: %s", exc)
+
+
+def consent_link(settings: Settings, pseudonymizer: Pseudonymizer) -> ConsentLink:
+    policy = ConsentPolicy.from_names(
+        settings.consent_opt_in_regions,
+        settings.consent_granted_in_opt_in,
+        settings.consent_denied_elsewhere,
+        settings.consent_policy_version,
+    )
+    return ConsentLink(
+        policy,
+        pseudonymizer,
+        personal_links=settings.consent_personal_links,
+        default_region=settings.consent_default_region,
+    )
+
+
 def relay_config(settings: Settings) -> RelayConfig:
     """The relay's settings (also what ``ga4gw ga4 status`` reports)."""
     return RelayConfig(
@@ -104,21 +143,17 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     link = WarehouseLink(settings)
     landing_tokens = LandingTokens(keys.signing.keys, settings.landing_token_ttl)
-    edge = Edge(
-        settings,
-        signer,
-        pseudonymizer,
-        landing_tokens,
-        _classifier(settings),
-        metrics,
-    )
+    consent = consent_link(settings, pseudonymizer)
+    edge = Edge(settings, signer, pseudonymizer, landing_tokens, _classifier(settings), metrics, consent)
     identity = IdentityLink(graph_config(settings), pseudonymizer)
     builder = PayloadBuilder(
         pseudonymizer,
+        consent=consent,
         utm_source=settings.utm_source,
-        default_consent=settings.ga4_default_consent,
         verdicts=settings.ga4_relay_verdicts,
         resolve=identity.resolve,
+        subjects=identity.subjects,
+        analytics_denied=settings.consent_analytics_denied,
     )
     sql = clickhouse_http.ClickHouseInterface(authority, settings.sql_max_seconds, settings.sql_max_result_rows)
 
@@ -142,6 +177,7 @@ def create_app(settings: Settings) -> Starlette:
             batch_rows=settings.pipeline_batch_rows,
             max_delay=settings.pipeline_max_delay,
             identity=identity,
+            consent=consent,
         )
         app.state.pipeline = pipeline
         relay = Relay(outbox, ledger_path, builder, relay_config(settings), metrics, link)
@@ -159,6 +195,7 @@ def create_app(settings: Settings) -> Starlette:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(link.keep_connected)
                 tasks.start_soon(_load_identity, link, identity)
+                tasks.start_soon(_keep_consent, link, consent, outbox, settings.consent_refresh)
                 try:
                     yield
                 finally:
@@ -182,6 +219,7 @@ def create_app(settings: Settings) -> Starlette:
             *links_api.routes(),
             *ingest.routes(),
             *identify.routes(),
+            *consent_api.routes(),
             *mp_ingest.routes(),
             *attribution_api.routes(),
             *ga4_debug.routes(),
@@ -200,6 +238,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = metrics
     app.state.relay_builder = builder
     app.state.identity = identity
+    app.state.consent = consent
     app.state.landing_tokens = landing_tokens
     app.state.mp_keyring = keys.api
     app.state.warehouse_link = link

@@ -27,6 +27,7 @@ SCOPES = frozenset(
         "links:write",
         "events:write",
         "consent:write",
+        "consent:read",
         "erasure:write",
         "identity:write",
         "reports:read",

@@ -112,6 +112,15 @@ class IdentityLink:
     def edges(self, rows: Iterable[EventRow]) -> list[Edge]:
         return [edge for row in rows for edge in edges_of(row, self._pseudonymizer)]
 
+    def subjects(self, row: EventRow) -> list[str]:
+        """Every identifier value of the person behind an event (consent asks all of them), its own first."""
+        candidates = identifiers_of(row, self._pseudonymizer)
+        if not candidates:
+            return []
+        with self._lock:
+            keys = self._graph.members(candidates)
+        return list(dict.fromkeys([c.value for c in candidates] + [k.partition(":")[2] for k in keys]))
+
     def resolve(self, row: EventRow) -> Resolution | None:
         """The person behind an event, or None when none of its identifiers is known (or it names none)."""
         candidates = identifiers_of(row, self._pseudonymizer)

@@ -9,7 +9,9 @@ Body: ``{"events": [event, ...]}`` (at most ``GA4GW_EVENTS_MAX_PER_REQUEST``). A
      "user_id": "crm-42",                 the shop's user id (stored as a keyed pseudonym), and/or
      "email": "ann@example.com",          (only its keyed pseudonym is kept: never stored raw)
      "session_id": "1700000000",          optional: the GA session the event belongs to
-     "consent": {"ad_user_data": "granted", "ad_personalization": "denied"},   optional
+     "consent": {"analytics_storage": "granted", "ad_user_data": "denied"},   optional: the person's
+                                          decisions (any of the five purposes), recorded in the ledger
+     "region": "DE",                      optional: the person's country (the default policy's region)
      "traffic": {"source": "google", "medium": "cpc", "campaign": "winter"},   optional: the visit's channel
      "params": {"transaction_id": "T-1001", "value": 59.9, "currency": "EUR", "items": [...], ...}}
 
@@ -35,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from consent import Purpose
 from identity import Pseudonymizer
 from warehouse import EventRow
 
@@ -46,12 +49,14 @@ from .ga4.payloads import GA4_PARAMS, Outgoing
 from .ga4.validate import validate
 from .outbox import Outbox
 
-__all__ = ["EVENT_NAMES", "TransactionIndex", "routes", "server_row", "store"]
+__all__ = ["EVENT_NAMES", "TransactionIndex", "moment", "routes", "server_row", "store"]
 
 EVENT_NAMES = frozenset({"purchase", "add_to_cart", "begin_checkout", "view_item", "page_view", "sign_up"})
 _NEEDS_ITEMS = frozenset({"add_to_cart", "begin_checkout", "view_item"})
-_KEYS = frozenset({"name", "event_id", "time", "client_id", "user_id", "email", "session_id", "consent", "traffic",
-                   "params"})  # fmt: skip
+_KEYS = frozenset({"name", "event_id", "time", "client_id", "user_id", "email", "session_id", "consent", "region",
+                   "traffic", "params"})  # fmt: skip
+_PURPOSES = tuple(p.value for p in Purpose)
+_REGION = re.compile(r"[A-Z]{2}")
 _CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -83,7 +88,7 @@ class TransactionIndex:
             self._recent.popitem(last=False)
 
 
-def _moment(value: object, path: str, errors: dict[str, str], now: float) -> float:
+def moment(value: object, path: str, errors: dict[str, str], now: float) -> float:
     if value is None:
         return now
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
@@ -185,8 +190,10 @@ def _check(event: object, path: str, errors: dict[str, str], now: float) -> tupl
     if session is not None and not (isinstance(session, (str, int)) and not isinstance(session, bool)
                                     and 0 < len(str(session)) <= 100):  # fmt: skip
         errors[f"{path}.session_id"] = "a string or number of at most 100 characters"
-    for key, allowed in (("consent", ("ad_user_data", "ad_personalization")), ("traffic", ("source", "medium",
-                                                                                           "campaign"))):  # fmt: skip
+    region = event.get("region")
+    if region is not None and not (isinstance(region, str) and _REGION.fullmatch(region.upper())):
+        errors[f"{path}.region"] = "the person's country, a two-letter code like DE"
+    for key, allowed in (("consent", _PURPOSES), ("traffic", ("source", "medium", "campaign"))):
         block = event.get(key)
         if block is None:
             continue
@@ -206,7 +213,15 @@ def _check(event: object, path: str, errors: dict[str, str], now: float) -> tupl
         return None
     if isinstance(name, str) and name in EVENT_NAMES:
         _check_commerce(name, params, f"{path}.params", errors)
-    return event, _moment(event.get("time"), f"{path}.time", errors, now)
+    return event, moment(event.get("time"), f"{path}.time", errors, now)
+
+
+def _consent(event: dict[str, Any]) -> dict[str, str]:
+    """The event's own consent decisions, and the person's country when the shop knows it."""
+    consent = {k: str(v).lower() for k, v in (event.get("consent") or {}).items()}
+    if event.get("region"):
+        consent["region"] = str(event["region"]).upper()
+    return consent
 
 
 def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, source: str, now: float) -> EventRow:
@@ -233,7 +248,7 @@ def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, s
         ga_client_id=str(event.get("client_id") or ""),
         user_id=pseudonymizer.pseudonym("us", str(user_id)) if user_id else "",
         session_id=str(event.get("session_id") or ""),
-        consent={k: str(v).lower() for k, v in (event.get("consent") or {}).items()},
+        consent=_consent(event),
         url=str(params.get("page_location", ""))[:2048],
         value=Decimal(str(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else Decimal(0),
         currency=str(params.get("currency", "")),
@@ -298,6 +313,7 @@ async def post_events(request: Request) -> JSONResponse:
     if errors:
         raise InvalidRequest(f"{len(errors)} problem(s) in the events; nothing was stored", errors)
     fates = await store(rows, state.outbox, state.transactions)
+    state.consent.add_rows(rows)  # the very next send obeys the decisions these events state
     accepted = sum(1 for f in fates if f["status"] == "accepted")
     return JSONResponse({"accepted": accepted, "events": fates}, status_code=202)
 

@@ -8,8 +8,10 @@ own measurement id and secret.
 
 Unlike Google's endpoint, which answers 2xx to anything, a body the validator refuses gets a 400 with
 ``{"validationMessages": [...]}`` in Google's vocabulary: an event silently dropped is worse than an
-error its sender can read. Accepted: 204, after the outbox committed. ``user_properties`` and
-``user_data`` are not kept (the consent and identity issue decides what of them may travel).
+error its sender can read. Accepted: 204, after the outbox committed. The ``consent`` field is a
+decision: it goes to the consent ledger for the client id and user id (``user_location.country_id``
+gives the region). ``user_properties`` and ``user_data`` are not kept: hashed emails would be a
+re-identifiable key in every store, and the relay sends no ``user_data``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def _events(payload: dict[str, Any], now: float) -> list[tuple[dict[str, Any], f
     """Each MP event as an ingest event with its time (the event's, the request's, or now)."""
     default = payload.get("timestamp_micros")
     consent = {k: str(v).lower() for k, v in (payload.get("consent") or {}).items()}
+    country = (payload.get("user_location") or {}).get("country_id")
+    region = country.upper() if isinstance(country, str) and len(country) == 2 and country.isalpha() else None
     out = []
     for event in payload["events"]:
         micros = event.get("timestamp_micros", default)
@@ -82,6 +86,7 @@ def _events(payload: dict[str, Any], now: float) -> list[tuple[dict[str, Any], f
                     "user_id": payload.get("user_id"),
                     "session_id": params.get("session_id"),
                     "consent": consent,
+                    "region": region,
                     "params": params,
                 },
                 at,
@@ -112,6 +117,7 @@ async def collect(request: Request) -> Response:
     for row in rows:
         row.params["mp_sender"] = sender
     await store(rows, state.outbox, state.transactions)
+    state.consent.add_rows(rows)  # the MP consent field is a decision: the ledger records it
     return Response(status_code=204)
 
 

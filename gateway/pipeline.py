@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from consent import ConsentLedger
 from identity import EdgeStore
 from warehouse import EVENT_COLUMN_NAMES, EventRow, EventWriter, WarehouseError
 
+from .consent_link import ConsentLink
 from .identity_link import IdentityLink
 from .metrics import Metrics
 from .outbox import Outbox, OutboxRecord
@@ -81,9 +83,11 @@ class Pipeline:
         batch_rows: int = 1000,
         max_delay: float = 1.0,
         identity: IdentityLink | None = None,
+        consent: ConsentLink | None = None,
     ) -> None:
         self._outbox = outbox
         self._identity = identity
+        self._consent = consent
         self._link = link
         self._metrics = metrics
         self.batch_rows = batch_rows
@@ -154,12 +158,17 @@ class Pipeline:
         if wh is None:
             self.last_error = self._link.last_error or "the warehouse is not connected"
             return False
-        edges = self._identity.edges(_rows(records)) if self._identity is not None else []
+        rows = list(_rows(records)) if self._identity is not None or self._consent is not None else []
+        edges = self._identity.edges(rows) if self._identity is not None else []
+        decisions = self._consent.events_of(rows) if self._consent is not None else []
         try:
             EventWriter(wh, batch_rows=_MAX_READ).write_json([(r.event_id, r.payload) for r in records])
-            # The batch's identity edges right after its events: a failure re-sends both, and the
-            # events' insert is idempotent (edges are appended again: the graph only keeps a copy more).
+            # The batch's identity edges and consent decisions right after its events: a failure re-sends
+            # all, and the events' insert is idempotent (edges and decisions are appended again: the graph
+            # only keeps a copy more, the consent snapshot keeps a decision once).
             EdgeStore(wh).append(edges)
+            if decisions:
+                ConsentLedger(wh).append(decisions)
         except WarehouseError as exc:
             if not self.last_error:
                 log.error("warehouse write failed, events stay in the outbox: %s", exc.message)
@@ -169,6 +178,8 @@ class Pipeline:
         self._outbox.ack(CONSUMER, records[-1].id)
         if self._identity is not None:
             self._identity.add(edges)
+        if self._consent is not None:
+            self._consent.add(decisions)
         if self.last_error:
             log.info("warehouse writes work again")
         self.last_error = ""
@@ -182,7 +193,8 @@ _PARAMS = EVENT_COLUMN_NAMES.index("params")
 
 
 def _rows(records: list[OutboxRecord]) -> Iterator[EventRow]:
-    """The rows that can join identifiers; most opens and clicks (no cookie, no email) are passed over cheaply."""
+    """The rows that can join identifiers or state consent; most opens and clicks (no cookie, no email) are
+    passed over cheaply."""
     for record in records:
         try:
             values = json.loads(record.payload)

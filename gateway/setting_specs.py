@@ -6,11 +6,10 @@ them (``ga4gw settings --markdown``) and a test checks the two agree.
 
 from __future__ import annotations
 
-from consent import OPT_IN_REGIONS
-
 from . import setting_parsers as p
 from .setting_parsers import PREFIX, SettingSpec, parse_keyring
 from .setting_specs_attribution import ATTRIBUTION_SPECS
+from .setting_specs_consent import CONSENT_SPECS
 
 __all__ = ["PREFIX", "SPECS", "SettingSpec", "parse_keyring"]
 
@@ -267,13 +266,6 @@ SPECS: tuple[SettingSpec, ...] = (
         "comma-separated verdicts (human, image_proxy, apple_mpp, scanner, prefetch, unknown)",
     ),
     SettingSpec(
-        "ga4_default_consent",
-        p.choice("denied", "granted"),
-        "denied",
-        "The MP consent (ad_user_data, ad_personalization) of events that carry no consent of their own.",
-        "denied or granted",
-    ),
-    SettingSpec(
         "ga4_ledger_days",
         p.int_range(1, 365),
         "7",
@@ -317,29 +309,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "Identity edges older than this many days stop joining identifiers (0: they never expire).",
         "0 to 3650 days",
     ),
-    SettingSpec(
-        "consent_opt_in_regions",
-        p.regions,
-        ",".join(sorted(OPT_IN_REGIONS)),
-        "Country codes where every purpose is denied until granted (EEA, UK, Switzerland); elsewhere purposes "
-        "are granted until denied. An unknown region counts as opt-in.",
-        "comma-separated two-letter country codes",
-    ),
-    SettingSpec(
-        "consent_granted_in_opt_in",
-        p.purposes,
-        "",
-        "Purposes granted by default even in opt-in regions (email_tracking, analytics_storage, ad_storage, "
-        "ad_user_data, ad_personalization).",
-        "comma-separated purpose names",
-    ),
-    SettingSpec(
-        "consent_denied_elsewhere",
-        p.purposes,
-        "",
-        "Purposes denied by default even outside opt-in regions.",
-        "comma-separated purpose names",
-    ),
+    *CONSENT_SPECS,
     SettingSpec(
         "log_level", p.log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
     ),

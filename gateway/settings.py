@@ -67,7 +67,6 @@ class Settings:
     ga4_expired: str
     ga4_batch_delay: float
     ga4_relay_verdicts: tuple[str, ...]
-    ga4_default_consent: str
     ga4_ledger_days: int
     events_max_per_request: int
     sql_max_seconds: float
@@ -77,6 +76,13 @@ class Settings:
     consent_opt_in_regions: tuple[str, ...]
     consent_granted_in_opt_in: tuple[str, ...]
     consent_denied_elsewhere: tuple[str, ...]
+    consent_default_region: str
+    consent_region_header: str
+    consent_personal_links: bool
+    consent_untracked: str
+    consent_analytics_denied: str
+    consent_policy_version: str
+    consent_refresh: float
     log_level: str
     attribution_conversion_events: tuple[str, ...]
     attribution_click_lookback_days: float

@@ -6,6 +6,10 @@ destination is ours and the person must reach the shop), a tampered one the fall
 What changes is the record: it is committed to the outbox before the answer goes out,
 with the machine verdict, the truncated IP and the shop's GA client id when the `_ga`
 cookie is readable. ``HEAD`` gets the same answer and records nothing.
+
+Consent (``email_tracking``, from the in-memory snapshot, never a query): a recipient without it
+is recorded anonymously (campaign and link only: no recipient, client id, IP or user agent, and a
+landing token that names nobody), or not at all with ``GA4GW_CONSENT_UNTRACKED=drop``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from identity import LandingTokens, Pseudonymizer
 from warehouse import EventRow
 
+from .consent_link import ConsentLink
 from .links import BadToken, LinkSigner, LinkToken, Mode, TokenKind
 from .machine import Classifier, Hit, Verdict
 from .metrics import Metrics
@@ -141,8 +146,12 @@ class Edge:
         landing: LandingTokens,
         classifier: Classifier,
         metrics: Metrics,
+        consent: ConsentLink,
     ) -> None:
         self._settings = settings
+        self._consent = consent
+        self._region_header = settings.consent_region_header
+        self._drop_untracked = settings.consent_untracked == "drop"
         self._signer = signer
         self._pseudonymizer = pseudonymizer
         self._landing = landing
@@ -152,6 +161,7 @@ class Edge:
         metrics.describe("ga4gw_hits_total", "Opens and clicks recorded, by kind and verdict")
         metrics.describe("ga4gw_bad_tokens_total", "Requests whose token was malformed, tampered or unknown")
         metrics.describe("ga4gw_hits_dropped_total", "Hits answered but not recorded (outbox full or failing)")
+        metrics.describe("ga4gw_hits_untracked_total", "Personal hits recorded anonymously or not at all (no consent)")
 
     async def __call__(self, scope: Scope, send: Send) -> None:
         """Answer a request under ``/o/`` or ``/c/`` (``EdgeDispatch`` routes them here)."""
@@ -188,8 +198,11 @@ class Edge:
             self._metrics.inc("ga4gw_bad_tokens_total", kind="open")
             return
         now = time.time()
+        personal, region = self._tracking(hit, token, "open", "")
+        if personal is None:
+            return
         verdict = self._classify(hit, token, "open", now)
-        await self._commit(self._row(hit, token, "email_open", "open", verdict, now, {}), "open")
+        await self._commit(self._row(hit, token, "email_open", "open", verdict, now, {}, personal, region), "open")
 
     async def click(self, hit: _Incoming, send: Send) -> None:
         try:
@@ -209,10 +222,12 @@ class Edge:
     async def _redirect(self, hit: _Incoming, token: LinkToken) -> str:
         now = time.time()
         event_id = _event_id()
-        anonymous = token.mode is Mode.ANONYMOUS or not token.recipient
         settings = self._settings
+        anonymous = token.mode is Mode.ANONYMOUS or not token.recipient
+        pseudonym = "" if anonymous else self._pseudonymizer.pseudonym("rc", token.recipient)
+        personal, region = self._tracking(hit, token, "click", pseudonym) if hit.method == "GET" else (None, "")
         lt = self._landing.issue(
-            recipient_pseudonym="" if anonymous else self._pseudonymizer.pseudonym("rc", token.recipient),
+            recipient_pseudonym=pseudonym if personal else "",
             campaign_id=token.campaign_id,
             link_id=token.link_id,
             event_id=event_id,
@@ -226,11 +241,27 @@ class Edge:
             "utm_id": token.campaign_id,
         }
         location = landing_url(token.url, utm, override=settings.utm_override, landing=(settings.landing_param, lt))
-        if hit.method == "GET":
+        if personal is not None:
             verdict = self._classify(hit, token, "click", now)
             extra = {"expired": "1"} if token.expired(now) else {}
-            await self._commit(self._row(hit, token, "email_click", "click", verdict, now, extra, event_id), "click")
+            row = self._row(hit, token, "email_click", "click", verdict, now, extra, personal, region, event_id)
+            await self._commit(row, "click")
         return location
+
+    def _tracking(self, hit: _Incoming, token: LinkToken, kind: str, pseudonym: str) -> tuple[bool | None, str]:
+        """(personal, region) of a hit; personal is None when it must not be recorded at all."""
+        header = hit.headers.get(self._region_header, "") if self._region_header else ""
+        region = self._consent.region(header if len(header) == 2 else "")
+        if token.mode is Mode.ANONYMOUS or not token.recipient:
+            return False, region
+        subjects = [pseudonym or self._pseudonymizer.pseudonym("rc", token.recipient), token.recipient]
+        if token.email_pseudonym:
+            subjects.append(token.email_pseudonym)
+        if self._consent.tracks(subjects, region):
+            return True, region
+        how = "dropped" if self._drop_untracked else "anonymous"
+        self._metrics.inc("ga4gw_hits_untracked_total", kind=kind, how=how)
+        return (None if self._drop_untracked else False), region
 
     async def _fallback(self, hit: _Incoming, send: Send) -> None:
         if self._settings.fallback_url:
@@ -263,16 +294,21 @@ class Edge:
         verdict: Verdict,
         now: float,
         extra: dict[str, str],
+        personal: bool,
+        region: str,
         event_id: str = "",
     ) -> EventRow:
         moment = datetime.fromtimestamp(now, UTC)
-        params = {"mode": token.mode.value, "key_id": token.key_id, **extra}
+        params = {"mode": token.mode.value if personal else Mode.ANONYMOUS.value, "key_id": token.key_id, **extra}
+        consent = {"region": region} if region else {}
+        if token.mode is not Mode.ANONYMOUS and token.recipient:
+            consent["email_tracking"] = "granted" if personal else "denied"
         if token.expires_at:
             params["expires_at"] = str(token.expires_at)
         if token.sent_at:
             params["sent_at"] = str(token.sent_at)
         recipient = client_id = ip_truncated = user_agent = ""
-        if token.mode is not Mode.ANONYMOUS:  # anonymous: campaign and link only, no person, address or device
+        if personal:  # anonymous: campaign and link only, no person, address or device
             if token.email_pseudonym:
                 params["email_pseudonym"] = token.email_pseudonym
             recipient = token.recipient
@@ -291,6 +327,7 @@ class Edge:
             verdict=verdict.kind.value,
             verdict_reasons=(*verdict.reasons, "link_expired") if extra.get("expired") else verdict.reasons,
             url=token.url,
+            consent=consent,
             params=params,
             recipient=recipient,
             ga_client_id=client_id,

@@ -205,6 +205,15 @@ class IdentityGraph:
             return None
         return _person_id(self._aggregate(self._root[found[0]])[0][2])
 
+    def members(self, candidates: Identifier | Sequence[Identifier]) -> list[str]:
+        """The ``kind:value`` keys of every identifier of the first known candidate's person (consent asks
+        all of them: a person may have decided under any of their ids). A shared identifier is only itself."""
+        found = self._find(candidates)
+        if found is None:
+            return []
+        keys = self._keys
+        return [keys[n] for n in self._members(found[0])]
+
     def is_shared(self, identifier: Identifier) -> bool:
         node = self._index.get(identifier.key)
         return node is not None and bool(self._shared[node])

@@ -67,15 +67,19 @@ class LiveGateway:
     log_path: Path
     url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    tokens: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def token(self, *scopes: str) -> str:
-        args = ["token", "issue", "--subject", "tests"] + [a for s in scopes for a in ("--scope", s)]
-        result = run_cli(*args, env=self.env)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
+        """A token from ``ga4gw token issue`` (kept per scopes: a CLI run per request would cost a second)."""
+        if scopes not in self.tokens:
+            args = ["token", "issue", "--subject", "tests"] + [a for s in scopes for a in ("--scope", s)]
+            result = run_cli(*args, env=self.env)
+            assert result.returncode == 0, result.stderr
+            self.tokens[scopes] = result.stdout.strip()
+        return self.tokens[scopes]
 
     def stop(self) -> int:
         if self.proc.poll() is None:

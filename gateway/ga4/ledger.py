@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     state TEXT NOT NULL,               -- pending, retrying, sent, dead
     body TEXT NOT NULL,
-    idx TEXT NOT NULL,                 -- JSON [[event_id, mp events, event time], ...] in body order
+    idx TEXT NOT NULL,                 -- JSON [[event_id, mp events, event time, consent?], ...] in body order
     mp_events INTEGER NOT NULL,
     oldest REAL NOT NULL,              -- epoch seconds of the oldest event
     created REAL NOT NULL,
@@ -81,6 +81,7 @@ class DeadLetter:
     body: dict[str, Any]
     event_time: float
     delivery_id: str = ""
+    check: list[Any] | None = None  # the consent to ask again before a send: [region, purposes, subjects]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ class Ledger:
         self,
         deliveries: Sequence[Delivery],
         *,
-        index: dict[str, tuple[int, float]],
+        index: dict[str, tuple[Any, ...]],
         dead: Sequence[DeadLetter] = (),
         skipped: Counter[str] | None = None,
         transactions: Sequence[tuple[str, str]] = (),
@@ -183,15 +184,22 @@ class Ledger:
             self._dead(db, dead, now)
             db.executemany("INSERT OR IGNORE INTO transactions VALUES (?, ?, ?)", [(*t, now) for t in transactions])
             for reason, count in (skipped or Counter()).items():
-                db.execute(
-                    "INSERT INTO skips VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = count + ?",
-                    (reason, count, count),
-                )
+                self._skip(db, reason, count)
             if position is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?)", (str(position),))
 
     @staticmethod
-    def _queue(db: sqlite3.Connection, deliveries: Sequence[Delivery], index: dict[str, tuple[int, float]],
+    def _skip(db: sqlite3.Connection, reason: str, count: int) -> None:
+        sql = "INSERT INTO skips VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = count + ?"
+        db.execute(sql, (reason, count, count))
+
+    def skip(self, reason: str, count: int) -> None:
+        """Count events that will not be sent (without keeping them: e.g. their consent was withdrawn)."""
+        with self._tx() as db:
+            self._skip(db, reason, count)
+
+    @staticmethod
+    def _queue(db: sqlite3.Connection, deliveries: Sequence[Delivery], index: dict[str, tuple[Any, ...]],
                now: float) -> None:  # fmt: skip
         """New deliveries, pending now; one already known (same id: same events) is left as it is."""
         db.executemany(
@@ -294,7 +302,7 @@ class Ledger:
         )
         return [(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
-    def replay(self, deliveries: Sequence[Delivery], index: dict[str, tuple[int, float]], letters: list[int]) -> None:
+    def replay(self, deliveries: Sequence[Delivery], index: dict[str, tuple[Any, ...]], letters: list[int]) -> None:
         """Queue ``deliveries`` made of dead letters and mark those letters replayed, atomically."""
         now = self.clock()
         with self._tx() as db:
@@ -314,7 +322,7 @@ class Ledger:
         for did, state, idx, attempts, ambiguous, status, created, finished, reason, body in rows:
             names = [e.get("name", "") for e in json.loads(body).get("events", [])]
             offset = 0
-            for event_id, count, event_time in json.loads(idx):
+            for event_id, count, event_time, *_ in json.loads(idx):
                 name = names[offset] if offset < len(names) else ""
                 offset += int(count)
                 reports.append(Report(did, event_id, name, event_time, state, reason, attempts, ambiguous, status,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
+
+from consent import Purpose
+from consent.egress import BITS
 
 from .ledger import DeadLetter, Due
 from .payloads import Outgoing
 from .validate import Limits
 
-__all__ = ["SAFETY_SECONDS", "clamp", "dead_letter", "expired_message", "split"]
+__all__ = ["SAFETY_SECONDS", "clamp", "consent_check", "dead_letter", "expired_message", "split"]
 
 SAFETY_SECONDS = 300  # "clamp" moves an old event to 72 h minus this, so it is still inside when it lands
 
@@ -36,8 +40,23 @@ def split(due: Due, reason: str, messages: list[dict[str, Any]]) -> list[DeadLet
     body = json.loads(due.body)
     common = {k: v for k, v in body.items() if k != "events"}
     letters, offset = [], 0
-    for event_id, count, event_time in due.idx:
+    for event_id, count, event_time, *check in due.idx:
         events = body["events"][offset : offset + int(count)]
         offset += int(count)
-        letters.append(DeadLetter(event_id, reason, messages, {**common, "events": events}, event_time, due.id))
+        letter = DeadLetter(event_id, reason, messages, {**common, "events": events}, event_time, due.id)
+        letters.append(replace(letter, check=check[0]) if check else letter)
     return letters
+
+
+def consent_check(body: dict[str, Any]) -> list[Any]:
+    """The consent check of a request that was queued without one (a replayed dead letter, an older ledger):
+    its subjects are the ids it carries, the purposes granted what it shows (an id: analytics_storage)."""
+    subjects = [str(body[k]) for k in ("user_id", "client_id") if body.get(k)] if "user_id" in body else []
+    mask = BITS[Purpose.ANALYTICS_STORAGE] if "user_id" in body else 0
+    if any(e.get("name") in ("email_open", "email_click") for e in body.get("events", ())):
+        mask |= BITS[Purpose.EMAIL_TRACKING]
+    signals = body.get("consent") or {}
+    for purpose in (Purpose.AD_USER_DATA, Purpose.AD_PERSONALIZATION):
+        if signals.get(purpose.value) == "GRANTED":
+            mask |= BITS[purpose]
+    return ["", mask, subjects]

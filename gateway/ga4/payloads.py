@@ -22,8 +22,11 @@ identity graph (CRM, user, email), else the event's own; always a keyed pseudony
 ``rc_...``, ``us_...``), never an email or a raw id. A shared identifier (a device several people
 use) resolves to nobody.
 
-``consent``: the event's snapshot (``ad_user_data``, ``ad_personalization``) when it has one, else
-``GA4GW_GA4_DEFAULT_CONSENT``. What analytics consent forbids is the identity issue's to enforce.
+Consent (``consent.egress``), asked of every identifier of the person: an open or click whose
+``email_tracking`` was withdrawn is skipped; without ``analytics_storage`` the request carries nothing
+that identifies the person (no ``user_id``, a one-off ``client_id``) or, by setting, is skipped; the
+MP ``consent`` field mirrors ``ad_user_data`` and ``ad_personalization``. What was granted travels with
+the event into the delivery ledger (``Outgoing.check``) and is asked again before every send.
 
 Events GA4 cannot take are skipped with a reason, never sent: anonymous hits (no person: a made-up
 client id per hit would invent users), and hits whose verdict is a machine's (Apple's prefetch, link
@@ -36,14 +39,28 @@ import hashlib
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from consent import Purpose
+from consent.egress import has, withdrawn
 from identity import Pseudonymizer, Resolution
 from warehouse import EventRow
 
-__all__ = ["ENGAGEMENT_MSEC", "SESSION_SECONDS", "Outgoing", "PayloadBuilder", "Skip", "standin_client_id"]
+from ..consent_link import ConsentLink
+from ..identity_link import identifiers_of
+
+__all__ = [
+    "ENGAGEMENT_MSEC",
+    "SESSION_SECONDS",
+    "Outgoing",
+    "PayloadBuilder",
+    "Skip",
+    "one_off_client_id",
+    "standin_client_id",
+]
 
 ENGAGEMENT_MSEC = 100  # GA4 wants a positive engagement time; an email hit has no measured one
 SESSION_SECONDS = 1800
@@ -61,6 +78,15 @@ class Outgoing:
     common: dict[str, Any]  # client_id, user_id, consent: events share a request only when these are equal
     events: tuple[dict[str, Any], ...]
     transaction_id: str = ""
+    check: tuple[str, int, tuple[str, ...]] | None = None  # (region, purposes granted, subjects): see relay
+
+    @property
+    def index(self) -> tuple[Any, ...]:
+        """What the delivery ledger keeps of this event: MP events, time, and the consent to check again."""
+        if self.check is None:
+            return (len(self.events), self.event_time)
+        region, mask, subjects = self.check
+        return (len(self.events), self.event_time, [region, mask, list(subjects)])
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -92,9 +118,9 @@ def standin_client_id(pseudonym: str) -> str:
     return f"{first}.{second}"
 
 
-def _consent_value(value: str | None, default: str) -> str:
-    value = (value or "").strip().upper()
-    return value if value in ("GRANTED", "DENIED") else default
+def one_off_client_id(event_time: float) -> str:
+    """A well-formed client id that joins nothing: for an event that may not identify anybody."""
+    return f"{secrets.randbelow(2_147_483_646) + 1}.{max(1, int(event_time))}"
 
 
 def _text(value: str) -> str:
@@ -108,16 +134,20 @@ class PayloadBuilder:
         self,
         pseudonymizer: Pseudonymizer,
         *,
+        consent: ConsentLink,
         utm_source: str = "newsletter",
-        default_consent: str = "denied",
         verdicts: tuple[str, ...] = ("human", "image_proxy"),
         resolve: Callable[[EventRow], Resolution | None] | None = None,
+        subjects: Callable[[EventRow], list[str]] | None = None,
+        analytics_denied: str = "anonymous",
     ) -> None:
         self._pseudonymizer = pseudonymizer
+        self.consent = consent
         self._resolve = resolve
+        self._subjects = subjects or (lambda row: [i.value for i in identifiers_of(row, pseudonymizer)])
         self._utm_source = utm_source
-        self._default_consent = default_consent.upper()
         self._verdicts = frozenset(verdicts)
+        self._drop_unidentified = analytics_denied == "drop"
 
     def build(self, row: EventRow) -> Outgoing | Skip:
         if row.source in ("open", "click"):
@@ -126,9 +156,40 @@ class PayloadBuilder:
             return self._server(row)
         if row.source == "identify":  # it only joins identifiers; GA4 learns them with the person's events
             return Skip(row.event_id, "identity_only")
+        if row.source == "consent":  # a decision, applied to the person's events; GA4 has no use for it
+            return Skip(row.event_id, "consent_only")
         return Skip(row.event_id, "unsupported")
 
-    def _common(self, row: EventRow, user_id: str) -> dict[str, Any]:
+    def withdrawn(self, check: list[Any]) -> bool:
+        """Asked before every send with what ``Outgoing.check`` recorded: was a purpose lost since?"""
+        region, before, subjects = check
+        if not subjects:
+            return False
+        now = self.consent.mask(subjects, self.consent.region(region), email=has(before, Purpose.EMAIL_TRACKING))
+        return withdrawn(before, now)
+
+    def _consent(self, row: EventRow) -> tuple[str, int, tuple[str, ...]]:
+        """(region, purposes granted now, subjects): asked of every identifier of the person."""
+        if row.source in ("server", "mp"):  # its own decisions, in case the route has not added them yet
+            self.consent.add(self.consent.events_of((row,)))
+        subjects = tuple(self._subjects(row))
+        region = self.consent.region(row.consent.get("region", ""))
+        return region, self.consent.mask(subjects, region, email=row.source in ("open", "click")), subjects
+
+    def _common(self, row: EventRow, user_id: str) -> tuple[dict[str, Any], tuple[str, int, tuple[str, ...]]] | str:
+        """The request-level fields and the consent check, or the reason the event may not go."""
+        check = self._consent(row)
+        mask = check[1]
+        if row.source in ("open", "click") and not has(mask, Purpose.EMAIL_TRACKING):
+            return "consent_email_tracking"
+        signals = {
+            "ad_user_data": "GRANTED" if has(mask, Purpose.AD_USER_DATA) else "DENIED",
+            "ad_personalization": "GRANTED" if has(mask, Purpose.AD_PERSONALIZATION) else "DENIED",
+        }
+        if not has(mask, Purpose.ANALYTICS_STORAGE):
+            if self._drop_unidentified:
+                return "consent_analytics_storage"
+            return {"client_id": one_off_client_id(row.event_time.timestamp()), "consent": signals}, check
         client_id = row.ga_client_id if _CLIENT_ID.fullmatch(row.ga_client_id) else ""
         person = self._resolve(row) if self._resolve is not None else None
         if person is not None and not person.shared:  # the identity graph knows more than this one event
@@ -139,11 +200,8 @@ class PayloadBuilder:
         common: dict[str, Any] = {"client_id": client_id}
         if user_id:
             common["user_id"] = user_id
-        common["consent"] = {
-            "ad_user_data": _consent_value(row.consent.get("ad_user_data"), self._default_consent),
-            "ad_personalization": _consent_value(row.consent.get("ad_personalization"), self._default_consent),
-        }
-        return common
+        common["consent"] = signals
+        return common, check
 
     @staticmethod
     def _session(row: EventRow) -> dict[str, Any]:
@@ -172,23 +230,30 @@ class PayloadBuilder:
             campaign["content"] = _text(content)
         micros = self._micros(row)
         session = self._session(row)
+        common = self._common(row, user_id)
+        if isinstance(common, str):
+            return Skip(row.event_id, common)
         name = "email_open" if row.source == "open" else "email_click"
         events: list[dict[str, Any]] = [{"name": name, "params": {**campaign, **session}, "timestamp_micros": micros}]
         if row.source == "click":
             events.append({"name": "campaign_details", "params": {**campaign, **session}, "timestamp_micros": micros})
-        return Outgoing(row.event_id, row.event_time.timestamp(), self._common(row, user_id), tuple(events))
+        return Outgoing(row.event_id, row.event_time.timestamp(), common[0], tuple(events), check=common[1])
 
     def _server(self, row: EventRow) -> Outgoing | Skip:
         user_id = row.user_id or row.params.get("email_pseudonym", "")
         if not (user_id or _CLIENT_ID.fullmatch(row.ga_client_id)):
             return Skip(row.event_id, "anonymous")
+        common = self._common(row, user_id)
+        if isinstance(common, str):
+            return Skip(row.event_id, common)
         params: dict[str, Any] = json.loads(row.params.get(GA4_PARAMS) or "{}")
         params.update({k: v for k, v in self._session(row).items() if k not in params})
         event = {"name": row.event_name, "params": params, "timestamp_micros": self._micros(row)}
         return Outgoing(
             row.event_id,
             row.event_time.timestamp(),
-            self._common(row, user_id),
+            common[0],
             (event,),
             transaction_id=row.transaction_id if row.event_name == "purchase" else "",
+            check=common[1],
         )

@@ -2,15 +2,17 @@
 
 Three loops share one event loop on the relay's thread (the edge's loop never waits for GA4):
 
-intake    every ``batch_delay`` seconds, reads what the outbox holds after the ledger's position,
-          turns each event into MP events (``payloads``), dead-letters what the validator refuses
-          or what is past GA4's 72 hours, drops purchases already relayed (transaction id), packs
-          the rest into requests (``batching``) and commits all of it to the ledger at once.
-sender    up to ``concurrency`` requests in flight. Before each send: expiry and the validator
-          again. 2xx: sent, never again. 429: retried after its Retry-After. 5xx, timeouts and
-          transport errors: retried with exponential backoff and jitter (an error after the body
-          went out may mean it arrived: counted as ambiguous). Any other answer: dead, ``rejected``.
-          With no measurement id or secret the sender does not run (dry run): requests wait in the
+intake    every ``batch_delay`` seconds, once the consent ledger is loaded: reads what the outbox
+          holds after the ledger's position, turns each event into MP events (``payloads``, consent
+          applied), dead-letters what the validator refuses or what is past GA4's 72 hours, drops
+          purchases already relayed (transaction id), packs the rest into requests (``batching``)
+          and commits all of it to the ledger at once.
+sender    up to ``concurrency`` requests in flight. Before each send: consent again (an event that
+          lost a purpose since intake is not sent), expiry and the validator. 2xx: sent, never
+          again. 429: retried after its Retry-After. 5xx, timeouts and transport errors: retried
+          with exponential backoff and jitter (an error after the body went out may mean it
+          arrived: counted as ambiguous). Any other answer: dead, ``rejected``. With no
+          measurement id or secret the sender does not run (dry run): requests wait in the
           ledger, validated.
 reporter  copies final outcomes to the warehouse's ``ga4_deliveries`` and prunes the ledger.
 """
@@ -39,7 +41,7 @@ from ..pipeline import deprioritize_this_thread
 from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
-from .letters import SAFETY_SECONDS, clamp, dead_letter, expired_message, split
+from .letters import SAFETY_SECONDS, clamp, consent_check, dead_letter, expired_message, split
 from .payloads import Outgoing, PayloadBuilder, Skip
 from .reporting import report
 from .transport import MPClient, SendFailed, retry_after
@@ -179,6 +181,8 @@ class Relay:
 
     def intake(self, ledger: Ledger) -> int:
         """Take what the outbox holds after the ledger's position; returns how many events were read."""
+        if not self._builder.consent.loaded:  # decisions not known yet: a withdrawal could be missed
+            return 0
         position = max(ledger.position(), self._outbox.position(CONSUMER))
         records = self._outbox.read_after(position, _READ)
         if not records:
@@ -205,7 +209,7 @@ class Relay:
                 ready.append(clamp(built, now, self.config.limits) if built.event_time < oldest else built)
         ready = self._drop_known_purchases(ledger, ready, skipped)
         deliveries = pack(ready, limits=self.config.limits)
-        index = {o.event_id: (len(o.events), o.event_time) for o in ready}
+        index = {o.event_id: o.index for o in ready}
         transactions = [(o.transaction_id, o.event_id) for o in ready if o.transaction_id]
         ledger.take(deliveries, index=index, dead=dead, skipped=skipped, transactions=transactions,
                     position=records[-1].id)  # fmt: skip
@@ -273,7 +277,10 @@ class Relay:
 
     async def _send(self, client: MPClient, ledger: Ledger, due: Due) -> None:
         now = self._clock()
-        left = self._expire(ledger, due, now)
+        left = self._withdraw(ledger, due)
+        if left is None:
+            return
+        left = self._expire(ledger, left, now)
         if left is None:
             return
         due = left
@@ -333,6 +340,19 @@ class Relay:
                 keep.append(letter)
         return self._narrow(ledger, due, keep, invalid, "invalid")
 
+    def _withdraw(self, ledger: Ledger, due: Due) -> Due | None:
+        """Consent asked again at the time of sending: an event that lost a purpose it was built with
+        (a withdrawal, an unsubscribe, after the click) is not sent, nor kept as a dead letter."""
+        letters = split(due, "consent_withdrawn", [])
+        keep = [x for x in letters if not self._builder.withdrawn(x.check or consent_check(x.body))]
+        if len(keep) == len(letters):
+            return due
+        gone = len(letters) - len(keep)
+        ledger.skip("consent_withdrawn", gone)
+        self._metrics.inc("ga4gw_ga4_events_total", gone, outcome="skipped", reason="consent_withdrawn")
+        log.info("GA4 request %s: %d events not sent, their consent was withdrawn", due.id, gone)
+        return self._narrow(ledger, due, keep, [], "consent_withdrawn")
+
     def _expire(self, ledger: Ledger, due: Due, now: float) -> Due | None:
         """Events that would land past 72 hours: dead letters (or clamped, by setting). None: nothing left."""
         limits = self.config.limits
@@ -366,7 +386,9 @@ class Relay:
         common = {k: v for k, v in keep[0].body.items() if k != "events"}
         body = {**common, "events": [event for letter in keep for event in letter.body["events"]]}
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        idx: list[list[Any]] = [[x.event_id, len(x.body["events"]), x.event_time] for x in keep]
+        idx: list[list[Any]] = [
+            [x.event_id, len(x.body["events"]), x.event_time, *([x.check] if x.check else [])] for x in keep
+        ]
         oldest = min(x.event_time for x in keep)
         ledger.rewrite(due, text, idx, oldest, dead)
         return Due(due.id, text, idx, oldest, due.attempts)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from consent import ConsentPolicy
+from gateway.consent_link import ConsentLink
 from gateway.ga4.ledger import Ledger
 from gateway.ga4.payloads import PayloadBuilder
 from gateway.ga4.relay import Relay, RelayConfig
@@ -21,6 +23,11 @@ from identity import Pseudonymizer
 from warehouse import EventRow
 
 PSEUDONYMS = Pseudonymizer([("k1", "a-test-pseudonym-key-of-32-characters!")])
+
+
+def granting(pseudonymizer: Pseudonymizer = PSEUDONYMS) -> ConsentLink:
+    """Consent where every purpose is granted until denied (an opt-out region), with nothing to load."""
+    return ConsentLink(ConsentPolicy(opt_in_regions=frozenset()), pseudonymizer, default_region="US", loaded=True)
 
 
 class Clock:
@@ -92,8 +99,9 @@ class Rig:
         return RelayConfig(**base)  # type: ignore[arg-type]
 
     def start(self, **changes: object) -> Relay:
-        self.relay = Relay(self.outbox, self.ledger_path, PayloadBuilder(PSEUDONYMS), self.config(**changes),
-                           Metrics(), clock=self.clock)  # fmt: skip
+        self.consent = granting()
+        builder = PayloadBuilder(PSEUDONYMS, consent=self.consent)
+        self.relay = Relay(self.outbox, self.ledger_path, builder, self.config(**changes), Metrics(), clock=self.clock)
         self.relay.start()
         return self.relay
 

@@ -11,14 +11,16 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consent import ConsentPolicy, Purpose
+from gateway.consent_link import ConsentLink
 from gateway.ga4 import validate
 from gateway.ga4.batching import delivery_id, pack
 from gateway.ga4.payloads import Outgoing, PayloadBuilder, Skip, standin_client_id
 from gateway.ga4.transport import retry_after
-from tests.gateway.ga4.conftest import PSEUDONYMS, click
+from tests.gateway.ga4.conftest import PSEUDONYMS, click, granting
 from warehouse import EventRow
 
-BUILDER = PayloadBuilder(PSEUDONYMS, utm_source="news")
+BUILDER = PayloadBuilder(PSEUDONYMS, consent=granting(), utm_source="news")
 
 
 def server(name: str = "purchase", **fields: object) -> EventRow:
@@ -40,7 +42,7 @@ def test_a_click_is_email_click_plus_campaign_details_with_session_and_campaign(
     assert built.common["user_id"] == PSEUDONYMS.pseudonym("rc", "sub-9")
     assert "sub-9" not in json.dumps(built.body())
     assert re.fullmatch(r"[1-9][0-9]*\.[1-9][0-9]{9}", built.common["client_id"])
-    assert built.common["consent"] == {"ad_user_data": "DENIED", "ad_personalization": "DENIED"}
+    assert built.common["consent"] == {"ad_user_data": "GRANTED", "ad_personalization": "GRANTED"}
     assert validate(built.body(), now=time.time()) == []
 
 
@@ -63,19 +65,22 @@ def test_anonymous_and_machine_hits_are_skipped_with_their_reason() -> None:
 
     assert BUILDER.build(replace(click(1), recipient="")) == Skip("ev000001", "anonymous")
     assert BUILDER.build(replace(click(1), verdict="apple_mpp")) == Skip("ev000001", "machine")
-    assert isinstance(PayloadBuilder(PSEUDONYMS, verdicts=("apple_mpp",)).build(replace(click(1), verdict="apple_mpp")),
-                      Outgoing)  # fmt: skip
+    machines = PayloadBuilder(PSEUDONYMS, consent=granting(), verdicts=("apple_mpp",))
+    assert isinstance(machines.build(replace(click(1), verdict="apple_mpp")), Outgoing)
     assert BUILDER.build(server(source="tracking-test")) == Skip("sv-1", "unsupported")
 
 
 def test_a_server_event_keeps_its_typed_params_and_its_consent() -> None:
     row = server(
         user_id="us_k1_abc", ga_client_id="7.1700000000", transaction_id="T-9", value=Decimal("5.5"),
-        consent={"ad_user_data": "granted"},
+        consent={"ad_user_data": "granted", "region": "DE"},
         params={"ga4_params": json.dumps({"transaction_id": "T-9", "value": 5.5, "currency": "EUR",
                                           "items": [{"item_id": "A", "quantity": 2}]})},
     )  # fmt: skip
-    built = BUILDER.build(row)
+    # Germany is opt-in: denied until granted, except what the policy grants (analytics) and the event states.
+    policy = ConsentPolicy(granted_in_opt_in=frozenset({Purpose.ANALYTICS_STORAGE}))
+    builder = PayloadBuilder(PSEUDONYMS, consent=ConsentLink(policy, PSEUDONYMS, loaded=True))
+    built = builder.build(row)
     assert isinstance(built, Outgoing)
     [event] = built.events
     assert event["params"]["value"] == 5.5

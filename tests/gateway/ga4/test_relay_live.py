@@ -35,6 +35,9 @@ def ga4_settings(standin: StandIn, **extra: str) -> dict[str, Any]:
         "GA4GW_GA4_BATCH_DELAY": "0.1",
         "GA4GW_GA4_MAX_BACKOFF": "0.3",
         "GA4GW_GA4_TIMEOUT": "3",
+        # People of an opt-out region: every purpose granted until denied, so GA4 gets whole events.
+        # (Unknown regions count as opt-in; tests/gateway/test_consent_live.py covers that default.)
+        "GA4GW_CONSENT_DEFAULT_REGION": "US",
         **extra,
     }
 
