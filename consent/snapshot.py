@@ -53,6 +53,17 @@ class ConsentSnapshot:
                 history.insert(at, item)
             self.events += 1
 
+    def forget(self, subjects: Iterable[str]) -> int:
+        """Drop every decision of ``subjects`` (erasure); returns how many events were dropped. They then get the
+        region's default again, as someone never seen."""
+        dropped = 0
+        for subject in set(subjects):
+            per_purpose = self._history.pop(subject, None)
+            if per_purpose:
+                dropped += sum(len(history) for history in per_purpose.values())
+        self.events -= dropped
+        return dropped
+
     def latest(self, subject: str, purpose: Purpose, at: datetime | None = None) -> ConsentEvent | None:
         """The subject's deciding event for ``purpose`` (as of ``at`` when given), or None."""
         history = self._history.get(subject, {}).get(purpose)
