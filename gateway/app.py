@@ -16,7 +16,17 @@ from starlette.routing import Mount
 
 from identity import LandingTokens, Pseudonymizer
 
-from . import attribution_api, clickhouse_http, health, identify, ingest, links_api, mp_ingest, runfile
+from . import (
+    attribution_api,
+    clickhouse_http,
+    erasure_api,
+    health,
+    identify,
+    ingest,
+    links_api,
+    mp_ingest,
+    runfile,
+)
 from .auth import TokenAuthority
 from .errors import AuthError, InvalidRequest
 from .ga4 import debug_route as ga4_debug
@@ -104,12 +114,13 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     link = WarehouseLink(settings)
     landing_tokens = LandingTokens(keys.signing.keys, settings.landing_token_ttl)
+    classifier = _classifier(settings)
     edge = Edge(
         settings,
         signer,
         pseudonymizer,
         landing_tokens,
-        _classifier(settings),
+        classifier,
         metrics,
     )
     identity = IdentityLink(graph_config(settings), pseudonymizer)
@@ -182,6 +193,7 @@ def create_app(settings: Settings) -> Starlette:
             *links_api.routes(),
             *ingest.routes(),
             *identify.routes(),
+            *erasure_api.routes(),
             *mp_ingest.routes(),
             *attribution_api.routes(),
             *ga4_debug.routes(),
@@ -200,6 +212,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = metrics
     app.state.relay_builder = builder
     app.state.identity = identity
+    app.state.classifier = classifier
     app.state.landing_tokens = landing_tokens
     app.state.mp_keyring = keys.api
     app.state.warehouse_link = link
