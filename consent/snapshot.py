@@ -54,12 +54,13 @@ class ConsentSnapshot:
             self.events += 1
 
     def forget(self, subjects: Iterable[str]) -> int:
-        """Drop every decision of ``subjects`` (erasure); returns how many were dropped."""
+        """Drop every decision of ``subjects`` (erasure); returns how many events were dropped. They then get the
+        region's default again, as someone never seen."""
         dropped = 0
-        for subject in subjects:
+        for subject in set(subjects):
             per_purpose = self._history.pop(subject, None)
             if per_purpose:
-                dropped += sum(len(h) for h in per_purpose.values())
+                dropped += sum(len(history) for history in per_purpose.values())
         self.events -= dropped
         return dropped
 

@@ -17,7 +17,18 @@ from starlette.routing import Mount
 from consent import ConsentPolicy
 from identity import LandingTokens, Pseudonymizer
 
-from . import attribution_api, clickhouse_http, consent_api, health, identify, ingest, links_api, mp_ingest, runfile
+from . import (
+    attribution_api,
+    clickhouse_http,
+    consent_api,
+    erasure_api,
+    health,
+    identify,
+    ingest,
+    links_api,
+    mp_ingest,
+    runfile,
+)
 from .auth import TokenAuthority
 from .consent_link import ConsentLink
 from .errors import AuthError, InvalidRequest
@@ -144,7 +155,8 @@ def create_app(settings: Settings) -> Starlette:
     link = WarehouseLink(settings)
     landing_tokens = LandingTokens(keys.signing.keys, settings.landing_token_ttl)
     consent = consent_link(settings, pseudonymizer)
-    edge = Edge(settings, signer, pseudonymizer, landing_tokens, _classifier(settings), metrics, consent)
+    classifier = _classifier(settings)
+    edge = Edge(settings, signer, pseudonymizer, landing_tokens, classifier, metrics, consent)
     identity = IdentityLink(graph_config(settings), pseudonymizer)
     builder = PayloadBuilder(
         pseudonymizer,
@@ -220,6 +232,7 @@ def create_app(settings: Settings) -> Starlette:
             *ingest.routes(),
             *identify.routes(),
             *consent_api.routes(),
+            *erasure_api.routes(),
             *mp_ingest.routes(),
             *attribution_api.routes(),
             *ga4_debug.routes(),
@@ -239,6 +252,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.relay_builder = builder
     app.state.identity = identity
     app.state.consent = consent
+    app.state.classifier = classifier
     app.state.landing_tokens = landing_tokens
     app.state.mp_keyring = keys.api
     app.state.warehouse_link = link

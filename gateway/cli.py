@@ -21,6 +21,7 @@ import httpx
 from . import runfile
 from .attribution_cli import add_attribution_parser
 from .auth import SCOPES, TokenAuthority
+from .erasure_cli import add_erase_command
 from .errors import GatewayError, SettingsError
 from .ga4_cli import add_ga4_commands
 from .identity_cli import add_identity_commands
@@ -288,6 +289,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_ga4_commands(sub)
     add_identity_commands(sub)
+    add_erase_command(sub)
 
     add_attribution_parser(sub)
 

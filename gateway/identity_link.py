@@ -23,7 +23,19 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 
-from identity import Edge, GraphConfig, Identifier, IdentityError, IdentityGraph, Kind, Pseudonymizer, Resolution
+from identity import (
+    Edge,
+    GraphConfig,
+    Identifier,
+    IdentityError,
+    IdentityGraph,
+    Kind,
+    Linked,
+    Pseudonymizer,
+    Resolution,
+    linked,
+    without,
+)
 from warehouse import EventRow, Warehouse
 
 __all__ = ["IdentityLink", "edges_of", "identifiers_of"]
@@ -87,6 +99,7 @@ class IdentityLink:
         self._graph = IdentityGraph(config)
         self._lock = threading.Lock()
         self._arrived: list[Edge] | None = None  # edges added while the stored ones load
+        self._forgotten: set[Identifier] = set()  # erased while the stored ones load
         self.loaded = False
 
     def load(self, wh: Warehouse) -> None:
@@ -98,7 +111,9 @@ class IdentityLink:
         graph = load_graph(wh, self.config)
         with self._lock:
             graph.add_edges(self._arrived or ())
-            self._graph, self._arrived, self.loaded = graph, None, True
+            if self._forgotten:  # the load may have read edges an erasure deleted meanwhile
+                graph = without(graph, self._forgotten)
+            self._graph, self._arrived, self._forgotten, self.loaded = graph, None, set(), True
         log.info("identity graph loaded: %d edges, %d identifiers", graph.edge_count, graph.identifier_count)
 
     def add(self, edges: Sequence[Edge]) -> None:
@@ -108,6 +123,22 @@ class IdentityLink:
             self._graph.add_edges(edges)
             if self._arrived is not None:
                 self._arrived.extend(edges)
+
+    def linked(self, seeds: Iterable[Identifier]) -> Linked:
+        """Every identifier of the person behind ``seeds``, never through a shared one (``identity.linked``)."""
+        with self._lock:
+            return linked(self._graph, seeds)
+
+    def forget(self, identifiers: Iterable[Identifier]) -> int:
+        """Erasure: rebuild the graph without the edges naming ``identifiers``; returns how many edges went."""
+        gone = set(identifiers)
+        with self._lock:
+            before = self._graph.edge_count
+            self._graph = without(self._graph, gone)
+            if self._arrived is not None:
+                self._arrived = [e for e in self._arrived if e.a not in gone and e.b not in gone]
+                self._forgotten |= gone
+            return before - self._graph.edge_count
 
     def edges(self, rows: Iterable[EventRow]) -> list[Edge]:
         return [edge for row in rows for edge in edges_of(row, self._pseudonymizer)]

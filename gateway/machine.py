@@ -38,7 +38,7 @@ lock is needed there. Give each thread its own :class:`Classifier` otherwise.
 import ipaddress
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -194,6 +194,14 @@ class Classifier:
     def remembered(self) -> int:
         """How many (campaign, recipient) entries the recent-activity memory holds."""
         return len(self._memory)
+
+    def forget(self, recipients: Iterable[str]) -> int:
+        """Erasure: drop the recent activity remembered for ``recipients``; returns how many entries went."""
+        gone = set(recipients)
+        keys = [key for key in self._memory if key[1] in gone]
+        for key in keys:
+            del self._memory[key]
+        return len(keys)
 
     def classify(self, hit: Hit) -> Verdict:
         """Return the verdict for one hit and remember it for later hits of the same email."""

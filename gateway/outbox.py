@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,49 @@ class Outbox:
             conn.execute("ROLLBACK")
             raise
         self._positions[consumer] = last_id
+
+    def forget(self, match: Callable[[str], bool], needles: Sequence[str]) -> list[str]:
+        """Erasure: delete the rows whose payload ``match``es, passed by a consumer or not; returns their event ids.
+
+        SQLite finds candidates by substring (``needles``: the subject's values as JSON strings), ``match`` decides
+        on the payload. Deleted rows are overwritten on disk (``secure_delete``). A consumer whose next unread rows
+        were all erased moves past them; erased rows after rows it has yet to read stay counted in ``pending``
+        until the next event arrives. Call it while the consumers hold still (``Pipeline.hold``, ``Relay.hold``).
+        """
+        if not needles:
+            return []
+        conn = connect(self.path, self._synchronous)
+        try:
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                where = " OR ".join(["instr(payload, ?) > 0"] * len(needles))
+                rows = conn.execute(f"SELECT id, event_id, payload FROM outbox WHERE {where}", list(needles))
+                gone = [(row_id, event_id) for row_id, event_id, payload in rows.fetchall() if match(payload)]
+                conn.executemany("DELETE FROM outbox WHERE id = ?", [(row_id,) for row_id, _ in gone])
+                moved = self._skip_erased(conn) if gone else {}
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._positions.update(moved)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        return [event_id for _, event_id in gone]
+
+    def _skip_erased(self, conn: sqlite3.Connection) -> dict[str, int]:
+        """Move each consumer to just before its next remaining row (or to the last committed id)."""
+        with self._count_lock:
+            last = self._last_id  # every row up to here is committed
+        moved: dict[str, int] = {}
+        for consumer, position in conn.execute("SELECT consumer, last_id FROM positions").fetchall():
+            following = conn.execute("SELECT min(id) FROM outbox WHERE id > ?", (position,)).fetchone()[0]
+            target = last if following is None else min(last, following - 1)
+            if target > position:
+                conn.execute("UPDATE positions SET last_id = ? WHERE consumer = ?", (target, consumer))
+                moved[consumer] = target
+        return moved
 
     def wait(self, timeout: float) -> None:
         """Block a consumer thread until something is committed or ``timeout`` passes."""

@@ -96,6 +96,8 @@ class Pipeline:
         self.shipped = 0
         self._oldest = 0.0
         self._stop = threading.Event()
+        # Held while a batch is between the outbox and the warehouse; an erasure holds it to find every row still.
+        self.hold = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         metrics.describe("ga4gw_warehouse_rows_total", "Events written to the warehouse")
         metrics.describe("ga4gw_warehouse_errors_total", "Failed warehouse writes (retried)")
@@ -144,8 +146,15 @@ class Pipeline:
                 self._stop.wait(min(self.max_delay - age, _POLL_SECONDS))
                 continue
             # Due: take everything pending, up to a cap, so a backlog drains in few large inserts.
-            records = self._outbox.read(CONSUMER, max(self.batch_rows, min(pending, _MAX_READ)))
-            if self._ship(records):
+            with self.hold:
+                records = self._outbox.read(CONSUMER, max(self.batch_rows, min(pending, _MAX_READ)))
+                shipped = bool(records) and self._ship(records)
+            if not records:  # only erased rows were left (see Outbox.forget): nothing to wait for
+                if stopping:
+                    return
+                self._stop.wait(_POLL_SECONDS)
+                continue
+            if shipped:
                 backoff = 0.5
                 continue
             if stopping:

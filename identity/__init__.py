@@ -2,11 +2,14 @@
 
 The graph (``IdentityGraph``) resolves typed identifiers to persons deterministically, with guards
 against over-merging (shared identifiers, an edge window) and provenance (``explain``); its edges
-persist in the warehouse (``EdgeStore``, ``load_graph``). It may import ``warehouse`` only.
+persist in the warehouse (``EdgeStore``, ``load_graph``). For erasure, ``linked`` finds every
+identifier of a person (never through a shared one) and ``without`` gives the graph without them.
+It may import ``warehouse`` only.
 """
 
 from .errors import IdentityError, InvalidIdentifier, UnknownIdentifier
 from .explain import ExplainedEdge, Explanation, SharedIdentifier, explain
+from .forget import Linked, linked, without
 from .graph import GraphConfig, IdentityGraph, Resolution
 from .landing import LANDING_AUDIENCE, LandingClaims, LandingTokens
 from .model import PERSON_KINDS, SOURCES, Edge, Identifier, Kind, rotation_edges
@@ -29,12 +32,15 @@ __all__ = [
     "Kind",
     "LandingClaims",
     "LandingTokens",
+    "Linked",
     "Pseudonymizer",
     "Resolution",
     "SharedIdentifier",
     "UnknownIdentifier",
     "explain",
+    "linked",
     "load_graph",
     "normalize_email",
     "rotation_edges",
+    "without",
 ]

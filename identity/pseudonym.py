@@ -49,6 +49,10 @@ class Pseudonymizer:
         normalized = normalize_email(email)
         return self.pseudonym("em", normalized) if normalized else ""
 
+    def clear_cache(self) -> None:
+        """Forget the remembered pseudonyms, whose raw identifiers are the cache's keys (after an erasure)."""
+        self.pseudonym.cache_clear()  # type: ignore[attr-defined]
+
     def candidates(self, kind: str, value: str) -> list[str]:
         """The pseudonyms of ``value`` under every key, newest first (for lookups during rotation)."""
         return [f"{kind}_{kid}_{self._digest(secret, kind, value)}" for kid, secret in self._keys]

@@ -246,6 +246,7 @@ def _ga4_deliveries(d: Dialect) -> list[str]:
 
 # The identity and consent tables live in their own modules, which build on Table and Dialect above.
 from .consent_schema import CONSENT_EVENTS, consent_events  # noqa: E402
+from .erasure_schema import erasure_audit  # noqa: E402
 from .identity_schema import IDENTITY_EDGES, identity_edges  # noqa: E402
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -256,6 +257,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "consent_events table", consent_events),
     Migration(6, "attribution tables", attribution_tables),
     Migration(7, "attribution views: person keys, paths, credit by day, campaign and model", attribution_views),
+    Migration(8, "erasure_audit table", erasure_audit),
 )
 
+# erasure_audit is left out on purpose: it holds no personal data and is the record that erasures were done
+# (see erasure_schema.py).
 TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES, IDENTITY_EDGES, CONSENT_EVENTS, *ATTRIBUTION_TABLES)

@@ -104,6 +104,9 @@ class Relay:
         self._ledger: Ledger | None = None
         self._grace = config.timeout
         self._stop_requested = False
+        # Held by intake and reporting (never waited for on the relay's loop: a round is skipped instead). An
+        # erasure holds it so that no batch is half-way from the outbox to the ledger or the ledger to the warehouse.
+        self.hold = threading.Lock()
         self.queued = 0
         self.last_error = ""
         metrics.describe("ga4gw_ga4_events_total", "MP events by outcome: sent, dead, skipped")
@@ -172,12 +175,16 @@ class Relay:
 
     async def _intake_loop(self, ledger: Ledger) -> None:
         while not await self._pause(self.config.batch_delay):
+            if not self.hold.acquire(blocking=False):  # an erasure is sweeping the stores: the next round
+                continue
             try:
                 while self.intake(ledger) >= _READ:
                     pass
             except Exception as exc:  # a bad row must not stop the relay; it stays in the outbox
                 self.last_error = f"intake: {exc}"
                 log.exception("GA4 intake failed")
+            finally:
+                self.hold.release()
 
     def intake(self, ledger: Ledger) -> int:
         """Take what the outbox holds after the ledger's position; returns how many events were read."""
@@ -399,8 +406,12 @@ class Relay:
         last_prune = 0.0
         while True:
             stopping = await self._pause(_REPORT_SECONDS)
-            with contextlib.suppress(WarehouseError):
-                self.report(ledger)
+            if self.hold.acquire(blocking=False):  # not while an erasure is sweeping the stores
+                try:
+                    with contextlib.suppress(WarehouseError):
+                        self.report(ledger)
+                finally:
+                    self.hold.release()
             now = self._clock()
             if now - last_prune > _PRUNE_SECONDS:
                 ledger.prune(now - self.config.ledger_days * 86400)

@@ -156,3 +156,13 @@ def test_the_ledger_round_trips_through_the_warehouse(warehouse: Warehouse) -> N
     assert len(stored) == 5
     assert stored[-1].tcf_string == "COtybn4PA_zT4KjACBENAPCIAEBAAECAAIAAAAAAAAAA"
     assert not snap.decide("em_k1_a", Purpose.AD_STORAGE, "US").granted  # the later TC string denied it
+
+
+def test_forget_drops_every_decision_of_the_subjects_and_they_get_the_default_again() -> None:
+    snapshot = ConsentSnapshot()
+    snapshot.add([ev("em_a", Purpose.AD_STORAGE, False), ev("em_a", Purpose.AD_USER_DATA, False, 1),
+                  ev("us_a", Purpose.AD_STORAGE, False), ev("em_b", Purpose.AD_STORAGE, False)])  # fmt: skip
+    assert snapshot.forget(["em_a", "us_a", "unknown"]) == 3
+    assert snapshot.events == 1
+    assert snapshot.decide(["em_a", "us_a"], Purpose.AD_STORAGE, "US").reason == "default"
+    assert not snapshot.decide("em_b", Purpose.AD_STORAGE, "US").granted

@@ -78,3 +78,20 @@ def test_oldest_created_tracks_the_consumer(tmp_path: Path) -> None:
     assert created is not None
     assert created > 0
     outbox.close()
+
+
+def test_forget_deletes_matching_rows_whatever_consumer_passed_them_and_skips_erased_gaps(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3", consumers=("warehouse", "ga4"))
+    _append_all(outbox, ["keep-1", "ann-2", "ann-3", "keep-4", "ann-5", "keep-ann-6"])
+    first = outbox.read("warehouse", 2)
+    outbox.ack("warehouse", first[-1].id)  # the warehouse passed keep-1 and ann-2; ga4 has passed nothing
+    # the needle also finds keep-ann-6: the parsed payload decides, not the substring
+    gone = outbox.forget(lambda payload: payload.startswith("ann"), ["ann"])
+    assert sorted(gone) == ["id-ann-2", "id-ann-3", "id-ann-5"]
+    assert [r.payload for r in outbox.read("warehouse", 10)] == ["keep-4", "keep-ann-6"]  # moved past ann-3
+    assert [r.payload for r in outbox.read("ga4", 10)] == ["keep-1", "keep-4", "keep-ann-6"]
+    assert outbox.position("warehouse") == first[-1].id + 1
+    assert outbox.forget(lambda payload: True, []) == []  # no needle: nothing to look for
+    outbox.close()
+    rows = sqlite3.connect(tmp_path / "o.sqlite3").execute("SELECT payload FROM outbox ORDER BY id").fetchall()
+    assert rows == [("keep-1",), ("keep-4",), ("keep-ann-6",)]
