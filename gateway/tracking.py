@@ -254,9 +254,11 @@ class Edge:
         region = self._consent.region(header if len(header) == 2 else "")
         if token.mode is Mode.ANONYMOUS or not token.recipient:
             return False, region
-        subjects = [pseudonym or self._pseudonymizer.pseudonym("rc", token.recipient), token.recipient]
-        if token.email_pseudonym:
-            subjects.append(token.email_pseudonym)
+        subjects: list[str] = []
+        if self._consent.decisions:  # nobody decided anything yet (a fresh install): no pseudonym to compute
+            subjects = [pseudonym or self._pseudonymizer.pseudonym("rc", token.recipient), token.recipient]
+            if token.email_pseudonym:
+                subjects.append(token.email_pseudonym)
         if self._consent.tracks(subjects, region):
             return True, region
         how = "dropped" if self._drop_untracked else "anonymous"

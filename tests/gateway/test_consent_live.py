@@ -177,3 +177,30 @@ def test_decisions_survive_a_restart(tmp_path: Path, standin: StandIn) -> None:
         assert (state["granted"], state["source"]) == (False, "unsubscribe")
     finally:
         second.stop()
+
+
+def test_the_cdn_country_header_and_the_drop_settings(tmp_path: Path, standin: StandIn) -> None:
+    settings = {**ga4_settings(standin), "GA4GW_CONSENT_DEFAULT_REGION": "",
+                "GA4GW_CONSENT_REGION_HEADER": "CF-IPCountry", "GA4GW_CONSENT_UNTRACKED": "drop",
+                "GA4GW_CONSENT_ANALYTICS_DENIED": "drop"}  # fmt: skip
+    gw = start_gateway(tmp_path / "data", GA4GW_PIPELINE_MAX_DELAY="0.2", **settings)
+    try:
+        assert consent(gw, {"subject": {"subscriber": "s-gone"}, "unsubscribe": True}).status_code == 202
+        gone = links(gw, recipient="s-gone", campaign="c-gone", urls=["https://shop.example/g"])
+        assert urlsplit(click(gw, gone["links"][0]["tracked"]).headers["location"]).netloc == "shop.example"
+        unknown = links(gw, recipient="s-eu", campaign="c-unknown", urls=["https://shop.example/u"])
+        click(gw, unknown["links"][0]["tracked"])  # no country: opt-in, analytics denied: nothing goes to GA4
+        us = links(gw, recipient="s-us", campaign="c-us", urls=["https://shop.example/us"])
+        answer = httpx.get(local(gw, us["links"][0]["tracked"]), headers={**BROWSER, "cf-ipcountry": "US"})
+        assert answer.status_code == 302
+        wait_for(lambda: len(arrived(standin, "c-us")) == 2)
+        assert all(b["user_id"].startswith("rc_") for b, _ in arrived(standin, "c-us"))
+        query = "SELECT campaign_id, consent['region'] FROM events WHERE source = 'click' ORDER BY 1 FORMAT CSV"
+        counts = sql(gw, query)
+        assert counts.splitlines() == ['"c-unknown",""', '"c-us","US"']  # the unsubscribed click: not recorded
+        assert arrived(standin, "c-unknown") == []
+        metrics = httpx.get(gw.url + "/metrics").text
+        assert 'ga4gw_hits_untracked_total{how="dropped",kind="click"} 1' in metrics
+        assert 'reason="consent_analytics_storage"} 1' in metrics
+    finally:
+        gw.stop()
