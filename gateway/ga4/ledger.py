@@ -358,6 +358,15 @@ class Ledger:
         return n
 
     def status(self, *, max_age: float) -> LedgerStatus:
+        """One consistent picture: every count and the position come from the same read transaction (otherwise
+        a batch committed between two reads could show its position taken and its deliveries not yet there)."""
+        self._db.execute("BEGIN")
+        try:
+            return self._status(max_age)
+        finally:
+            self._db.execute("COMMIT")
+
+    def _status(self, max_age: float) -> LedgerStatus:
         now = self.clock()
         db = self._db
         deliveries = dict.fromkeys(("pending", "retrying", "sent", "dead"), 0)
