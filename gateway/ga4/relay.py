@@ -23,13 +23,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,8 @@ from ..pipeline import deprioritize_this_thread
 from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
-from .letters import SAFETY_SECONDS, clamp, consent_check, dead_letter, expired_message, split
+from .letters import clamp, dead_letter, expired_message, split
+from .narrowing import Narrowing
 from .payloads import Outgoing, PayloadBuilder, Skip
 from .reporting import report
 from .transport import MPClient, SendFailed, retry_after
@@ -108,6 +108,7 @@ class Relay:
         # erasure holds it so that no batch is half-way from the outbox to the ledger or the ledger to the warehouse.
         self.hold = threading.Lock()
         self.queued = 0
+        self._narrowing = Narrowing(config.limits, config.expired, builder.withdrawn, metrics, self._dequeued)
         self.last_error = ""
         metrics.describe("ga4gw_ga4_events_total", "MP events by outcome: sent, dead, skipped")
         metrics.describe("ga4gw_ga4_requests_total", "MP requests by answer: 2xx, 429, 5xx, 4xx, transport")
@@ -284,19 +285,16 @@ class Relay:
 
     async def _send(self, client: MPClient, ledger: Ledger, due: Due) -> None:
         now = self._clock()
-        left = self._withdraw(ledger, due)
+        left = self._narrowing.withdraw(ledger, due)
+        left = self._narrowing.expire(ledger, left, now) if left is not None else None
         if left is None:
             return
-        left = self._expire(ledger, left, now)
-        if left is None:
-            return
-        due = left
-        if validate(json.loads(due.body), now=now, limits=self.config.limits, body_size=len(due.body.encode())):
-            left = self._isolate(ledger, due, now)
+        due, body = left, json.loads(left.body)
+        if validate(body, now=now, limits=self.config.limits, body_size=len(due.body.encode())):
+            left = self._narrowing.isolate(ledger, due, now)
             if left is None:
                 return
-            due = left
-        body = json.loads(due.body)
+            due, body = left, json.loads(left.body)
         try:
             response = await client.post(due.body.encode())
         except SendFailed as failure:  # ambiguous: the body may have arrived, so a retry may duplicate it (counted)
@@ -306,7 +304,7 @@ class Relay:
         status = response.status
         if 200 <= status < 300:
             ledger.sent(due.id, status)
-            self.queued = max(0, self.queued - 1)
+            self._dequeued()
             self.last_error = ""
             self._metrics.inc("ga4gw_ga4_requests_total", answer="2xx")
             self._metrics.inc("ga4gw_ga4_events_total", len(body["events"]), outcome="sent", reason="")
@@ -328,77 +326,15 @@ class Relay:
         self.last_error = error
         ledger.retry(due.id, after=after, status=status, error=error, ambiguous=ambiguous)
 
+    def _dequeued(self) -> None:
+        self.queued = max(0, self.queued - 1)
+
     def _kill(self, ledger: Ledger, due: Due, reason: str, messages: list[dict[str, Any]], status: int = 0) -> None:
         letters = split(due, reason, messages)
         ledger.kill(due, reason, letters, status, reason)
-        self.queued = max(0, self.queued - 1)
+        self._dequeued()
         self._metrics.inc("ga4gw_ga4_events_total", len(letters), outcome="dead", reason=reason)
         log.warning("GA4 request %s is dead (%s): %d events kept as dead letters", due.id, reason, len(letters))
-
-    def _isolate(self, ledger: Ledger, due: Due, now: float) -> Due | None:
-        """A request the validator refused: its invalid events become dead letters with their own messages,
-        the others go on in the same delivery (the request-level fields they share were valid for them)."""
-        keep, invalid = [], []
-        for letter in split(due, "invalid", []):
-            messages = validate(letter.body, now=now, limits=self.config.limits)
-            if messages:
-                invalid.append(replace(letter, messages=[m.as_json() for m in messages]))
-            else:
-                keep.append(letter)
-        return self._narrow(ledger, due, keep, invalid, "invalid")
-
-    def _withdraw(self, ledger: Ledger, due: Due) -> Due | None:
-        """Consent asked again at the time of sending: an event that lost a purpose it was built with
-        (a withdrawal, an unsubscribe, after the click) is not sent, nor kept as a dead letter."""
-        letters = split(due, "consent_withdrawn", [])
-        keep = [x for x in letters if not self._builder.withdrawn(x.check or consent_check(x.body))]
-        if len(keep) == len(letters):
-            return due
-        gone = len(letters) - len(keep)
-        ledger.skip("consent_withdrawn", gone)
-        self._metrics.inc("ga4gw_ga4_events_total", gone, outcome="skipped", reason="consent_withdrawn")
-        log.info("GA4 request %s: %d events not sent, their consent was withdrawn", due.id, gone)
-        return self._narrow(ledger, due, keep, [], "consent_withdrawn")
-
-    def _expire(self, ledger: Ledger, due: Due, now: float) -> Due | None:
-        """Events that would land past 72 hours: dead letters (or clamped, by setting). None: nothing left."""
-        limits = self.config.limits
-        oldest = now - limits.max_age_seconds + 1
-        if due.oldest >= oldest:
-            return due
-        if self.config.expired == "clamp":
-            body = json.loads(due.body)
-            floor = math.floor((now - limits.max_age_seconds + SAFETY_SECONDS) * 1_000_000)
-            for event in body["events"]:
-                event["timestamp_micros"] = max(int(event.get("timestamp_micros", floor)), floor)
-            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            ledger.rewrite(due, text, due.idx, now, [])
-            return Due(due.id, text, due.idx, now, due.attempts)
-        letters = split(due, "expired", [expired_message(limits)])
-        keep = [letter for letter in letters if letter.event_time >= oldest]
-        return self._narrow(ledger, due, keep, [x for x in letters if x.event_time < oldest], "expired")
-
-    def _narrow(
-        self, ledger: Ledger, due: Due, keep: list[DeadLetter], dead: list[DeadLetter], reason: str
-    ) -> Due | None:
-        """The delivery goes on with the events of ``keep`` (same id); ``dead`` become dead letters.
-
-        None when no event is left (the delivery is then dead)."""
-        self._metrics.inc("ga4gw_ga4_events_total", len(dead), outcome="dead", reason=reason)
-        if not keep:
-            ledger.kill(due, reason, dead)
-            self.queued = max(0, self.queued - 1)
-            log.warning("GA4 request %s is dead (%s): %d events kept as dead letters", due.id, reason, len(dead))
-            return None
-        common = {k: v for k, v in keep[0].body.items() if k != "events"}
-        body = {**common, "events": [event for letter in keep for event in letter.body["events"]]}
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        idx: list[list[Any]] = [
-            [x.event_id, len(x.body["events"]), x.event_time, *([x.check] if x.check else [])] for x in keep
-        ]
-        oldest = min(x.event_time for x in keep)
-        ledger.rewrite(due, text, idx, oldest, dead)
-        return Due(due.id, text, idx, oldest, due.attempts)
 
     # Reporting -------------------------------------------------------------------------------
 
