@@ -39,14 +39,12 @@ from warehouse import EventRow
 from .auth import authenticate
 from .bodies import read_json
 from .errors import InvalidRequest
-from .ingest import moment
+from .ingest import CLIENT_ID, EMAIL, moment, store
 
 __all__ = ["routes"]
 
 _KEYS = frozenset({"subject", "purposes", "tcf", "unsubscribe", "time", "policy_version"})
 _SUBJECT_KEYS = ("email", "subscriber", "user_id", "client_id")
-_CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PURPOSES = tuple(p.value for p in Purpose)
 _MAX = 1000
 
@@ -62,9 +60,9 @@ def _subject(value: object, path: str, errors: dict[str, str]) -> dict[str, str]
             errors[where] = f"unknown field (known: {', '.join(_SUBJECT_KEYS)})"
         elif not isinstance(item, str) or not item.strip() or len(item) > 256:
             errors[where] = "a non-empty string of at most 256 characters"
-        elif key == "email" and not _EMAIL.fullmatch(item.strip()):
+        elif key == "email" and not EMAIL.fullmatch(item.strip()):
             errors[where] = "an email address"
-        elif key == "client_id" and not _CLIENT_ID.fullmatch(item):
+        elif key == "client_id" and not CLIENT_ID.fullmatch(item):
             errors[where] = "the GA client id from the _ga cookie, like 123456789.1700000000"
         else:
             out[key] = item
@@ -158,13 +156,7 @@ async def post_consent(request: Request) -> JSONResponse:
             rows.append(_row(subject, decided, extra, at, now, state.pseudonymizer))
     if errors:
         raise InvalidRequest("the consent cannot be recorded", errors)
-    outbox = state.outbox
-    if outbox.depth() + len(rows) >= outbox.max_events:
-        raise InvalidRequest("the gateway's outbox is full (GA4GW_OUTBOX_MAX_EVENTS); retry later", status=503)
-    futures = [outbox.append(row.event_id, row.to_json()) for row in rows]
-    for future in futures:
-        if not await future:
-            raise InvalidRequest("the gateway's outbox is full; retry later", status=503)
+    await store(rows, state.outbox, state.transactions)  # all or nothing, 503 when the outbox cannot hold them
     recorded = state.consent.add_rows(rows)
     return JSONResponse({"accepted": len(rows), "decisions": len(recorded),
                          "event_ids": [r.event_id for r in rows]}, status_code=202)  # fmt: skip

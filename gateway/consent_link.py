@@ -169,13 +169,10 @@ class ConsentLink:
         An explicit decision wins; without one, a personal link counts as the sender's record of
         consent (``GA4GW_CONSENT_PERSONAL_LINKS``), else the region's default decides."""
         with self._lock:
-            if not self._snapshot.events:
-                decision = None
-            else:
-                decision = self._snapshot.decide(subjects, Purpose.EMAIL_TRACKING, region)
-        if decision is not None and decision.reason == "explicit":
+            decision = self._snapshot.decide(subjects, Purpose.EMAIL_TRACKING, region)
+        if decision.reason == "explicit":
             return decision.granted
-        return self.personal_links or self.policy.default(Purpose.EMAIL_TRACKING, region)[0]
+        return self.personal_links or decision.granted
 
     def mask(self, subjects: Sequence[str], region: str, *, email: bool) -> int:
         """The purposes granted now (see ``consent.egress``)."""

@@ -13,7 +13,6 @@ then on the relay sends that person's email events with the site's real client i
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 
@@ -27,10 +26,10 @@ from warehouse import EventRow
 from .auth import authenticate
 from .bodies import read_json
 from .errors import InvalidRequest
+from .ingest import CLIENT_ID
 
 __all__ = ["routes"]
 
-_CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
 _KEYS = frozenset({"landing_token", "client_id", "user_id"})
 _TOKEN = "landing_token"  # noqa: S105 (a field name, not a secret)
 
@@ -52,7 +51,7 @@ async def identify(request: Request) -> JSONResponse:
             errors[_TOKEN] = "expired: it is valid for GA4GW_LANDING_TOKEN_TTL seconds after the click"
         except jwt.PyJWTError:
             errors[_TOKEN] = "not a landing token this gateway issued"
-    if not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+    if not (isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id)):
         errors["client_id"] = "the GA client id from the _ga cookie, like 123456789.1700000000"
     if user_id is not None and not (isinstance(user_id, str) and 0 < len(user_id) <= 256):
         errors["user_id"] = "a non-empty string of at most 256 characters"

@@ -49,7 +49,7 @@ from .ga4.payloads import GA4_PARAMS, Outgoing
 from .ga4.validate import validate
 from .outbox import Outbox
 
-__all__ = ["EVENT_NAMES", "TransactionIndex", "moment", "routes", "server_row", "store"]
+__all__ = ["CLIENT_ID", "EMAIL", "EVENT_NAMES", "TransactionIndex", "moment", "routes", "server_row", "store"]
 
 EVENT_NAMES = frozenset({"purchase", "add_to_cart", "begin_checkout", "view_item", "page_view", "sign_up"})
 _NEEDS_ITEMS = frozenset({"add_to_cart", "begin_checkout", "view_item"})
@@ -57,10 +57,10 @@ _KEYS = frozenset({"name", "event_id", "time", "client_id", "user_id", "email", 
                    "traffic", "params"})  # fmt: skip
 _PURPOSES = tuple(p.value for p in Purpose)
 _REGION = re.compile(r"[A-Z]{2}")
-_CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
+CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")  # a GA client id, as the _ga cookie holds it
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _MAX_BODY = 4 * 1024 * 1024
 _FUTURE_SECONDS = 60
 
@@ -178,11 +178,11 @@ def _check(event: object, path: str, errors: dict[str, str], now: float) -> tupl
     if event_id is not None and not (isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id)):
         errors[f"{path}.event_id"] = "1 to 64 letters, digits, '.', '_', ':' or '-'"
     client_id, user_id, email = event.get("client_id"), event.get("user_id"), event.get("email")
-    if client_id is not None and not (isinstance(client_id, str) and _CLIENT_ID.fullmatch(client_id)):
+    if client_id is not None and not (isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id)):
         errors[f"{path}.client_id"] = "a GA client id: two numbers joined by a dot, like 123456789.1700000000"
     if user_id is not None and not (isinstance(user_id, str) and 0 < len(user_id) <= 256):
         errors[f"{path}.user_id"] = "a non-empty string of at most 256 characters"
-    if email is not None and not (isinstance(email, str) and _EMAIL.fullmatch(email.strip())):
+    if email is not None and not (isinstance(email, str) and EMAIL.fullmatch(email.strip())):
         errors[f"{path}.email"] = "an email address"
     if not (client_id or user_id or email):
         errors[path] = "name the person: client_id, user_id or email (at least one)"

@@ -198,11 +198,11 @@ class Edge:
             self._metrics.inc("ga4gw_bad_tokens_total", kind="open")
             return
         now = time.time()
-        personal, region = self._tracking(hit, token, "open", "")
+        personal, consent = self._tracking(hit, token, "open", "")
         if personal is None:
             return
         verdict = self._classify(hit, token, "open", now)
-        await self._commit(self._row(hit, token, "email_open", "open", verdict, now, {}, personal, region), "open")
+        await self._commit(self._row(hit, token, "email_open", "open", verdict, now, {}, personal, consent), "open")
 
     async def click(self, hit: _Incoming, send: Send) -> None:
         try:
@@ -225,7 +225,7 @@ class Edge:
         settings = self._settings
         anonymous = token.mode is Mode.ANONYMOUS or not token.recipient
         pseudonym = "" if anonymous else self._pseudonymizer.pseudonym("rc", token.recipient)
-        personal, region = self._tracking(hit, token, "click", pseudonym) if hit.method == "GET" else (None, "")
+        personal, consent = self._tracking(hit, token, "click", pseudonym) if hit.method == "GET" else (None, {})
         lt = self._landing.issue(
             recipient_pseudonym=pseudonym if personal else "",
             campaign_id=token.campaign_id,
@@ -244,26 +244,29 @@ class Edge:
         if personal is not None:
             verdict = self._classify(hit, token, "click", now)
             extra = {"expired": "1"} if token.expired(now) else {}
-            row = self._row(hit, token, "email_click", "click", verdict, now, extra, personal, region, event_id)
+            row = self._row(hit, token, "email_click", "click", verdict, now, extra, personal, consent, event_id)
             await self._commit(row, "click")
         return location
 
-    def _tracking(self, hit: _Incoming, token: LinkToken, kind: str, pseudonym: str) -> tuple[bool | None, str]:
-        """(personal, region) of a hit; personal is None when it must not be recorded at all."""
+    def _tracking(
+        self, hit: _Incoming, token: LinkToken, kind: str, pseudonym: str
+    ) -> tuple[bool | None, dict[str, str]]:
+        """(personal, the row's consent map) of a hit; personal is None when it must not be recorded at all."""
         header = hit.headers.get(self._region_header, "") if self._region_header else ""
         region = self._consent.region(header if len(header) == 2 else "")
+        consent = {"region": region} if region else {}
         if token.mode is Mode.ANONYMOUS or not token.recipient:
-            return False, region
+            return False, consent
         subjects: list[str] = []
         if self._consent.decisions:  # nobody decided anything yet (a fresh install): no pseudonym to compute
             subjects = [pseudonym or self._pseudonymizer.pseudonym("rc", token.recipient), token.recipient]
             if token.email_pseudonym:
                 subjects.append(token.email_pseudonym)
         if self._consent.tracks(subjects, region):
-            return True, region
+            return True, {**consent, "email_tracking": "granted"}
         how = "dropped" if self._drop_untracked else "anonymous"
         self._metrics.inc("ga4gw_hits_untracked_total", kind=kind, how=how)
-        return (None if self._drop_untracked else False), region
+        return (None if self._drop_untracked else False), {**consent, "email_tracking": "denied"}
 
     async def _fallback(self, hit: _Incoming, send: Send) -> None:
         if self._settings.fallback_url:
@@ -297,14 +300,11 @@ class Edge:
         now: float,
         extra: dict[str, str],
         personal: bool,
-        region: str,
+        consent: dict[str, str],
         event_id: str = "",
     ) -> EventRow:
         moment = datetime.fromtimestamp(now, UTC)
         params = {"mode": token.mode.value if personal else Mode.ANONYMOUS.value, "key_id": token.key_id, **extra}
-        consent = {"region": region} if region else {}
-        if token.mode is not Mode.ANONYMOUS and token.recipient:
-            consent["email_tracking"] = "granted" if personal else "denied"
         if token.expires_at:
             params["expires_at"] = str(token.expires_at)
         if token.sent_at:

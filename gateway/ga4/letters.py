@@ -51,8 +51,9 @@ def split(due: Due, reason: str, messages: list[dict[str, Any]]) -> list[DeadLet
 def consent_check(body: dict[str, Any]) -> list[Any]:
     """The consent check of a request that was queued without one (a replayed dead letter, an older ledger):
     its subjects are the ids it carries, the purposes granted what it shows (an id: analytics_storage)."""
-    subjects = [str(body[k]) for k in ("user_id", "client_id") if body.get(k)] if "user_id" in body else []
-    mask = BITS[Purpose.ANALYTICS_STORAGE] if "user_id" in body else 0
+    identified = "user_id" in body  # without it, the client id is a one-off that names nobody
+    subjects = [str(body["user_id"]), str(body.get("client_id", ""))] if identified else []
+    mask = BITS[Purpose.ANALYTICS_STORAGE] if identified else 0
     if any(e.get("name") in ("email_open", "email_click") for e in body.get("events", ())):
         mask |= BITS[Purpose.EMAIL_TRACKING]
     signals = body.get("consent") or {}
