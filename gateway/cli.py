@@ -67,6 +67,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import guarded_protocol
 
     owner = runfile.read(settings.data_dir)
     if owner is not None:
@@ -93,6 +94,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=args.access_log,
         server_header=False,
         timeout_graceful_shutdown=10,
+        http=guarded_protocol(settings.http_max_header_bytes, settings.http_read_timeout),
         proxy_headers=True,
         forwarded_allow_ips=list(settings.trusted_proxies),
     )
