@@ -6,13 +6,22 @@
     |   +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
     |   +-- ScopeMissing          valid token without the scope the route needs
     +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
+    +-- RateLimited               a client went past one of its rate limits (maps to 429 with Retry-After)
 
 HTTP mapping happens once, in ``gateway.app``.
 """
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "GatewayError", "InvalidRequest", "ScopeMissing", "SettingsError", "TokenInvalid"]
+__all__ = [
+    "AuthError",
+    "GatewayError",
+    "InvalidRequest",
+    "RateLimited",
+    "ScopeMissing",
+    "SettingsError",
+    "TokenInvalid",
+]
 
 
 class GatewayError(Exception):
@@ -56,3 +65,14 @@ class InvalidRequest(GatewayError):
         self.detail = detail
         self.fields = fields or {}
         self.status = status
+
+
+class RateLimited(GatewayError):
+    """A client went past the rate limit ``limit`` (``auth_failures``, ``api``, ``mp``) of ``rate`` (e.g.
+    ``10 per 1 minute``); it may try again in ``retry_after`` seconds."""
+
+    def __init__(self, limit: str, rate: str, retry_after: int) -> None:
+        super().__init__(f"too many requests ({limit}: at most {rate}); try again in {retry_after} s")
+        self.limit = limit
+        self.rate = rate
+        self.retry_after = retry_after
