@@ -10,7 +10,7 @@ import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
@@ -79,6 +79,12 @@ async def _rate_limited(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RateLimited)
     status, headers, body = rate_limited_response(exc)
     return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away (or was cut off by the read timeout) before its body arrived: nobody to answer."""
+    log.debug("client %s left before its request body arrived (%s)", request.client, request.url.path)
+    return Response(status_code=400)
 
 
 def _classifier(settings: Settings) -> Classifier:
@@ -254,7 +260,12 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         # The edge first: /o/ and /c/ never reach the rate limits.
         middleware=[Middleware(EdgeDispatch, edge=edge), Middleware(RateLimitMiddleware, limits=rate_limits)],
-        exception_handlers={AuthError: _auth_error, InvalidRequest: _invalid_request, RateLimited: _rate_limited},
+        exception_handlers={
+            AuthError: _auth_error,
+            InvalidRequest: _invalid_request,
+            RateLimited: _rate_limited,
+            ClientDisconnect: _client_gone,
+        },
     )
     app.state.settings = settings
     app.state.authority = authority

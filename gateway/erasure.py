@@ -20,7 +20,7 @@ audit row (``erasure_audit``: counts only). Running it again is harmless: it fin
 
 A step that fails still leaves its audit row, with ``status`` ``failed:<step>`` (``outbox``, ``ga4_ledger``,
 ``warehouse.<table>``...) and the rows deleted before it: those are gone, and the record must say so. The error then
-goes on to the caller (the API answers 503: run the erasure again).
+goes on to the caller as ``ErasureFailed`` (the API answers 503 naming the erasure id: run the erasure again).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from consent import AuditRecord, ErasureStepFailed, Subject, erase_subject, new_
 from identity import PERSON_KINDS, Identifier, IdentityError, Kind, Linked, Pseudonymizer, normalize_email
 from warehouse import EventRow, Warehouse
 
-from .errors import InvalidRequest
+from .errors import ErasureFailed, InvalidRequest
 from .ga4.forget import forget as forget_ledger
 from .identity_link import IdentityLink
 from .outbox import Outbox
@@ -242,13 +242,20 @@ def erase(
             subject = _erase_stores(stores, subject, keys, recipients, progress, left, forget_more)
         except BaseException as exc:
             _record_failure(stores, request, requested_by, erasure_id, len(subject.identifiers), progress, exc)
+            if isinstance(exc, Exception):
+                raise ErasureFailed(erasure_id, progress.step) from exc
             raise
     result = ErasureResult(erasure_id, "partial" if left else "done", len(subject.identifiers), progress.rows, left)
     counts = {**progress.rows, **{f"left.{k}": v for k, v in left.items()}}
-    record_audit(
-        stores.wh,
-        AuditRecord(result.erasure_id, requested_by, request.reason, result.identifiers, counts, result.status),
-    )
+    try:
+        record_audit(
+            stores.wh,
+            AuditRecord(result.erasure_id, requested_by, request.reason, result.identifiers, counts, result.status),
+        )
+    except Exception as exc:  # everything is erased but the record is not written: the log must keep it
+        log.error("erasure %s by %s: %s, %d identifiers, rows %s; its audit row could not be written (%s)",
+                  erasure_id, requested_by, result.status, result.identifiers, counts, type(exc).__name__)  # fmt: skip
+        raise
     return result
 
 

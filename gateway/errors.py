@@ -7,6 +7,7 @@
     |   +-- ScopeMissing          valid token without the scope the route needs
     +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
     +-- RateLimited               a client went past one of its rate limits (maps to 429 with Retry-After)
+    +-- ErasureFailed             a step of an erasure failed after its audit row recorded it (maps to 503)
 
 HTTP mapping happens once, in ``gateway.app``.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "ErasureFailed",
     "GatewayError",
     "InvalidRequest",
     "RateLimited",
@@ -76,3 +78,14 @@ class RateLimited(GatewayError):
         self.limit = limit
         self.rate = rate
         self.retry_after = retry_after
+
+
+class ErasureFailed(GatewayError):
+    """Erasure ``erasure_id`` stopped at ``step`` (``outbox``, ``ga4_ledger``, ``warehouse.<table>``...); its audit
+    row says so and counts what was erased before. The cause is chained; running the erasure again finishes it."""
+
+    def __init__(self, erasure_id: str, step: str) -> None:
+        super().__init__(f"erasure {erasure_id} stopped at {step}: what was erased before is in its audit row; "
+                         "run the same erasure again")  # fmt: skip
+        self.erasure_id = erasure_id
+        self.step = step

@@ -99,8 +99,26 @@ def test_a_step_that_fails_still_leaves_its_audit_row(broken: LiveGateway) -> No
     erasure_id, who, reason, status, rows = audit.split("\t")
     assert (who, reason, status) == ("tests", "ticket 9", "failed:warehouse.consent_events")
     assert erasure_id.startswith("er_")
-    assert ANN["client"] not in audit
+    assert answer.json()["fields"] == {"erasure_id": erasure_id}
+    assert "consent_events" in answer.json()["detail"]
+    assert ANN["client"] not in audit + answer.text
     assert "'ga4_deliveries':" in rows  # what was done before the failure is counted
     assert "consent_events" not in rows
     assert erasure_id in broken.log()  # and logged, with the step
     assert ANN["client"] not in broken.log()
+
+
+def test_a_reason_with_a_lone_surrogate_never_erases_without_an_audit_row(gw: LiveGateway) -> None:
+    _click(gw, _links(gw, recipient=ANN["recipient"]), ANN["client"])
+    wait_for(lambda: query(gw, "SELECT count() FROM events") == "1")
+    body = '{"identifier": "recipient:' + ANN["recipient"] + '", "reason": "ticket \\ud800 5"}'
+    headers = {**_auth(gw, "erasure:write"), "content-type": "application/json"}
+    answer = httpx.post(gw.url + "/v1/erasure", content=body.encode(), headers=headers, timeout=120)
+    assert answer.status_code in (200, 400, 422), answer.text  # refused at the door, or done and recorded
+    audit = query(gw, "SELECT status, reason FROM erasure_audit")
+    if answer.status_code == 200:
+        assert audit == "done\tticket ? 5"
+        assert query(gw, "SELECT count() FROM events") == "0"
+    else:
+        assert audit == ""
+        assert query(gw, "SELECT count() FROM events") == "1"

@@ -125,3 +125,15 @@ def test_a_request_in_time_is_served_as_before(gw: LiveGateway) -> None:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
     sock.close()
+
+
+def test_a_body_that_stops_coming_is_cut_off(gw: LiveGateway) -> None:
+    token = gw.token("events:write")
+    sock = _connect(gw)
+    head = (f"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n")  # fmt: skip
+    sock.sendall(head.encode() + b'{"events": [')
+    assert _answer(sock) == b""  # closed by the server (the socket's own timeout is 30 s)
+    sock.close()
+    assert httpx.get(gw.url + "/healthz").status_code == 200
+    assert "Traceback" not in gw.log()
