@@ -7,7 +7,7 @@ keeps the record of it. It may import ``warehouse`` only.
 """
 
 from .erasure import AuditRecord, Subject, erase_subject, new_erasure_id, record_audit, subject_events
-from .errors import ConsentError, InvalidConsent, TcfError, TcfVersionError
+from .errors import ConsentError, ErasureStepFailed, InvalidConsent, TcfError, TcfVersionError
 from .ledger import ConsentLedger, load_snapshot
 from .model import SOURCES, ConsentEvent, Purpose, parse_purposes, unsubscribe_event
 from .policy import OPT_IN_REGIONS, ConsentPolicy, parse_regions
@@ -24,6 +24,7 @@ __all__ = [
     "ConsentPolicy",
     "ConsentSnapshot",
     "Decision",
+    "ErasureStepFailed",
     "InvalidConsent",
     "Purpose",
     "Subject",

@@ -15,36 +15,37 @@ The gateway resolves who the subject is (identity graph, pseudonyms under every 
 
 Channel values and runs are aggregates over everyone and name nobody; the views are computed from these tables.
 Each table's rows are counted (``count()``, duplicates not yet merged included) and deleted with a synchronous
-mutation (see ``warehouse.erasure_schema``); a table with nothing to delete is not touched.
+mutation (see ``warehouse.erasure_schema``); a table with nothing to delete is not touched. The values looked for
+are read from a key table (``ErasureKeys``), never written into a statement: a mutation's text stays in
+``system.mutations`` and on disk after it finished.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from warehouse import Warehouse
+from warehouse import Warehouse, WarehouseError
 from warehouse.attribution_schema import ATTRIBUTION_CREDITS, ATTRIBUTION_TOUCHES
 from warehouse.consent_schema import CONSENT_EVENTS
-from warehouse.erasure_schema import ERASE_SETTINGS, ERASURE_AUDIT, erase_rows
+from warehouse.erasure_schema import ERASURE_AUDIT, ErasureKeys, erase_rows
 from warehouse.identity_schema import IDENTITY_EDGES
 from warehouse.migrate import dialect_for
 from warehouse.schema import EVENTS, GA4_DELIVERIES, Dialect, Table
 
-from .errors import InvalidConsent
+from .errors import ErasureStepFailed, InvalidConsent
 
 __all__ = ["AuditRecord", "Subject", "erase_subject", "new_erasure_id", "record_audit", "subject_events"]
 
-_CHUNK = 2000  # event ids per statement: a server takes parameters in the URL
 _REASON_CHARS = 500
 
-_EVENTS_WHERE = (
-    "has({people:Array(String)}, recipient) OR has({people:Array(String)}, user_id) "
-    "OR has({people:Array(String)}, person_id) OR has({people:Array(String)}, params['email_pseudonym']) "
-    "OR has({people:Array(String)}, params['recipient_pseudonym']) OR has({devices:Array(String)}, ga_client_id)"
-)
+
+def _events_where(keys: ErasureKeys) -> str:
+    """The condition on ``events``: a person's value in any column that can name them, or a device of theirs."""
+    people = [keys.isin(c, "people") for c in ("recipient", "user_id", "person_id", "params['email_pseudonym']",
+                                               "params['recipient_pseudonym']")]  # fmt: skip
+    return " OR ".join([*people, keys.isin("ga_client_id", "devices")])
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,6 @@ class Subject:
         """Every value a consent record or a person key may hold for them."""
         return sorted(self.people | self.devices)
 
-    def event_params(self) -> dict[str, object]:
-        """The parameters of the events' condition."""
-        return {"people": sorted(self.people), "devices": sorted(self.devices)}
-
 
 @dataclass(frozen=True)
 class AuditRecord:
@@ -89,84 +86,90 @@ def new_erasure_id() -> str:
     return "er_" + secrets.token_hex(12)
 
 
-def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
 def subject_events(wh: Warehouse, subject: Subject) -> tuple[set[str], set[str]]:
     """The ids of the subject's events in the warehouse, and the transaction ids among them."""
     d = dialect_for(wh)
-    rows = wh.rows(
-        f"SELECT DISTINCT event_id, transaction_id FROM {d.qualified(EVENTS.name)} WHERE {_EVENTS_WHERE}",
-        subject.event_params(),
-    )
+    with ErasureKeys(wh, d) as keys:
+        keys.add("people", subject.people)
+        keys.add("devices", subject.devices)
+        rows = wh.rows(f"SELECT DISTINCT event_id, transaction_id FROM {d.qualified(EVENTS.name)} "
+                       f"WHERE {_events_where(keys)}")  # fmt: skip
     return {str(r[0]) for r in rows}, {str(r[1]) for r in rows if r[1]}
 
 
 class _Eraser:
-    """Counts, then deletes, table by table; ``rows`` collects the counts."""
+    """Counts, then deletes, table by table; ``rows`` collects the counts, ``step`` names the table at work."""
 
-    def __init__(self, wh: Warehouse, d: Dialect) -> None:
+    def __init__(self, wh: Warehouse, d: Dialect, keys: ErasureKeys) -> None:
         self.wh = wh
         self.d = d
+        self.keys = keys
         self.rows: dict[str, int] = {}
+        self.step = ""
 
-    def erase(self, table: Table, where: str, params: Mapping[str, object]) -> None:
-        found = int(self.wh.scalar(f"SELECT count() FROM {self.d.qualified(table.name)} WHERE {where}", params) or 0)
+    def erase(self, table: Table, where: str) -> None:
+        self.step = table.name
+        found = int(self.wh.scalar(f"SELECT count() FROM {self.d.qualified(table.name)} WHERE {where}") or 0)
         if found:
-            self.wh.command(erase_rows(self.d, table, where), params, ERASE_SETTINGS)
+            self.wh.command(erase_rows(self.d, table, where), settings=self.keys.settings)
         self.rows[table.name] = self.rows.get(table.name, 0) + found
 
-    def erase_chunked(self, table: Table, where: str, ids: Iterable[str], params: Mapping[str, object]) -> None:
-        """``where`` names ``{ids:Array(String)}``; the ids go in chunks (one statement each)."""
-        self.rows.setdefault(table.name, 0)
-        for chunk in _chunks(sorted(ids)):
-            self.erase(table, where, {**params, "ids": chunk})
-
-    def journeys(self, subject: Subject, event_ids: set[str], transactions: set[str]) -> set[str]:
-        """Attribution journeys of the subject: keyed by them, holding one of their events, or their conversion."""
+    def journeys(self) -> None:
+        """Put in ``journeys`` the attribution journeys of the subject: keyed by them, holding one of their events,
+        or converting with one of their events (``ids`` and ``journeys`` already hold ``ev:``/``tx:``/``null:``)."""
+        self.step = ATTRIBUTION_TOUCHES.name
         touches = self.d.qualified(ATTRIBUTION_TOUCHES.name)
-        found = {f"ev:{e}" for e in event_ids} | {f"tx:{t}" for t in transactions}
-        found |= {f"null:{v}" for v in subject.values}
-        query = f"SELECT DISTINCT journey_id FROM {touches} WHERE has({{values:Array(String)}}, person_key)"
-        found |= {str(r[0]) for r in self.wh.rows(query, {"values": subject.values})}
-        for chunk in _chunks(sorted(event_ids)):
-            query = f"SELECT DISTINCT journey_id FROM {touches} WHERE has({{ids:Array(String)}}, touch_event_id)"
-            found |= {str(r[0]) for r in self.wh.rows(query, {"ids": chunk})}
-        return found
+        where = f"{self.keys.isin('person_key', 'values')} OR {self.keys.isin('touch_event_id', 'ids')}"
+        found = self.wh.rows(f"SELECT DISTINCT journey_id FROM {touches} WHERE {where}")
+        self.keys.add("journeys", (str(r[0]) for r in found))
 
 
 def erase_subject(wh: Warehouse, subject: Subject, event_ids: set[str], transactions: set[str]) -> dict[str, int]:
     """Delete every row naming ``subject``; returns the rows deleted per table (0 included).
 
     ``event_ids`` and ``transactions`` are what ``subject_events`` found (plus ``subject.event_ids``); the events
-    themselves go last, so that a failure half-way leaves them to find again on the next attempt.
+    themselves go last, so that a failure half-way leaves them to find again on the next attempt. A failure raises
+    ``ErasureStepFailed`` with the table at fault and the rows deleted before it.
     """
-    eraser = _Eraser(wh, dialect_for(wh))
-    values = {"values": subject.values}
-    journeys = eraser.journeys(subject, event_ids, transactions)
-    for table, column in ((ATTRIBUTION_TOUCHES, "journey_id"), (ATTRIBUTION_CREDITS, "conversion_id")):
-        eraser.erase(table, "has({values:Array(String)}, person_key)", values)
-        eraser.erase_chunked(table, f"has({{ids:Array(String)}}, {column})", journeys, {})
-    eraser.erase_chunked(GA4_DELIVERIES, "has({ids:Array(String)}, event_id)", event_ids, {})
-    eraser.erase(CONSENT_EVENTS, "has({values:Array(String)}, subject)", values)
-    keys = {"keys": sorted(subject.identifiers)}
-    either_side = (
-        "has({keys:Array(String)}, concat(a_kind, ':', a_value)) OR has({keys:Array(String)}, "
-        "concat(b_kind, ':', b_value))"
-    )
-    eraser.erase(IDENTITY_EDGES, either_side, keys)
-    eraser.erase(EVENTS, _EVENTS_WHERE, subject.event_params())
-    extra = subject.event_ids - event_ids  # found in the outbox or ledger only: may have arrived since
-    eraser.erase_chunked(EVENTS, "has({ids:Array(String)}, event_id)", extra, {})
+    d = dialect_for(wh)
+    with ErasureKeys(wh, d) as keys:
+        eraser = _Eraser(wh, d, keys)
+        try:
+            _erase_all(eraser, keys, subject, event_ids, transactions)
+        except WarehouseError as exc:
+            raise ErasureStepFailed(eraser.step, eraser.rows) from exc
     return eraser.rows
 
 
+def _erase_all(
+    eraser: _Eraser, keys: ErasureKeys, subject: Subject, event_ids: set[str], transactions: set[str]
+) -> None:
+    eraser.step = "keys"
+    keys.add("people", subject.people)
+    keys.add("devices", subject.devices)
+    keys.add("values", subject.values)
+    keys.add("identifiers", subject.identifiers)
+    keys.add("ids", event_ids)
+    keys.add("extra_ids", subject.event_ids - event_ids)  # found in the outbox or ledger only: may have arrived since
+    found = {f"ev:{e}" for e in event_ids} | {f"tx:{t}" for t in transactions} | {f"null:{v}" for v in subject.values}
+    keys.add("journeys", found)
+    eraser.journeys()
+    for table, column in ((ATTRIBUTION_TOUCHES, "journey_id"), (ATTRIBUTION_CREDITS, "conversion_id")):
+        eraser.erase(table, f"{keys.isin('person_key', 'values')} OR {keys.isin(column, 'journeys')}")
+    eraser.erase(GA4_DELIVERIES, keys.isin("event_id", "ids"))
+    eraser.erase(CONSENT_EVENTS, keys.isin("subject", "values"))
+    sides = [keys.isin(f"concat({side}_kind, ':', {side}_value)", "identifiers") for side in ("a", "b")]
+    either_side = " OR ".join(sides)
+    eraser.erase(IDENTITY_EDGES, either_side)
+    eraser.erase(EVENTS, f"{_events_where(keys)} OR {keys.isin('event_id', 'extra_ids')}")
+
+
 def record_audit(wh: Warehouse, record: AuditRecord) -> None:
-    """Append the audit row (``reason`` is cut to 500 characters)."""
+    """Append the audit row (``reason`` is cut to 500 characters; what is not valid UTF-8 in it becomes "?", so
+    that no text can keep the row of an erasure already done from being written)."""
     d = dialect_for(wh)
-    row = (record.erased_at, record.erasure_id, record.requested_by, record.reason[:_REASON_CHARS],
+    reason = record.reason[:_REASON_CHARS].encode("utf-8", "replace").decode("utf-8")
+    row = (record.erased_at, record.erasure_id, record.requested_by, reason,
            record.identifiers, record.rows, record.status)  # fmt: skip
     settings = {"distributed_foreground_insert": 1} if wh.cluster else {}
     wh.insert(d.qualified(ERASURE_AUDIT.name), [row], [name for name, _ in ERASURE_AUDIT.columns], settings)

@@ -2,13 +2,14 @@
 
 ConsentError                  base of every error raised here
 +-- InvalidConsent            a consent event or policy input cannot be used (unknown purpose, region...)
++-- ErasureStepFailed         the warehouse failed one step of an erasure; says which, and what was done before
 +-- TcfError                  a TCF TC string cannot be decoded; ``field`` names the part that is wrong
     +-- TcfVersionError       the string is of a TCF version other than 2
 """
 
 from __future__ import annotations
 
-__all__ = ["ConsentError", "InvalidConsent", "TcfError", "TcfVersionError"]
+__all__ = ["ConsentError", "ErasureStepFailed", "InvalidConsent", "TcfError", "TcfVersionError"]
 
 
 class ConsentError(Exception):
@@ -17,6 +18,16 @@ class ConsentError(Exception):
 
 class InvalidConsent(ConsentError, ValueError):
     """A consent event, purpose, region or policy setting is malformed; the message says which."""
+
+
+class ErasureStepFailed(ConsentError):
+    """The warehouse failed while erasing ``step`` (a table name, or ``keys``); ``rows`` holds the rows deleted
+    before it, per table. The warehouse's own error is the ``__cause__``. No personal data in either."""
+
+    def __init__(self, step: str, rows: dict[str, int]) -> None:
+        super().__init__(f"the warehouse failed while erasing from {step}")
+        self.step = step
+        self.rows = dict(rows)
 
 
 class TcfError(ConsentError, ValueError):

@@ -10,7 +10,7 @@ import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
@@ -31,7 +31,7 @@ from . import (
 )
 from .auth import TokenAuthority
 from .consent_link import ConsentLink
-from .errors import AuthError, InvalidRequest
+from .errors import AuthError, InvalidRequest, RateLimited
 from .ga4 import debug_route as ga4_debug
 from .ga4.ledger import Ledger
 from .ga4.payloads import PayloadBuilder
@@ -46,6 +46,8 @@ from .metrics import Metrics
 from .metrics import routes as metrics_routes
 from .outbox import Outbox
 from .pipeline import Pipeline
+from .ratelimit import RateLimitMiddleware, RateLimits, rate_limited_response
+from .revocation import Revocations
 from .scheduler import NightlyAttribution
 from .settings import Settings
 from .tracking import Edge, EdgeDispatch
@@ -71,6 +73,18 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"error": "invalid_request", "detail": exc.detail, "fields": exc.fields}, status_code=exc.status
     )
+
+
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    status, headers, body = rate_limited_response(exc)
+    return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away (or was cut off by the read timeout) before its body arrived: nobody to answer."""
+    log.debug("client %s left before its request body arrived (%s)", request.client, request.url.path)
+    return Response(status_code=400)
 
 
 def _classifier(settings: Settings) -> Classifier:
@@ -148,7 +162,9 @@ def relay_config(settings: Settings) -> RelayConfig:
 def create_app(settings: Settings) -> Starlette:
     """Build the gateway app. Nothing is opened (store, warehouse, threads) until the lifespan starts."""
     keys = load_keyrings(settings)
-    authority = TokenAuthority(keys.api)
+    revocations = Revocations.in_dir(settings.data_dir)
+    authority = TokenAuthority(keys.api, revoked=revocations.token_revoked)
+    rate_limits = RateLimits(settings.rate_auth_failures, settings.rate_api, settings.rate_mp)
     pseudonymizer = Pseudonymizer(keys.pseudonym.keys)
     signer = LinkSigner(keys.signing, settings.public_url, pseudonymizer)
     metrics = Metrics()
@@ -225,6 +241,7 @@ def create_app(settings: Settings) -> Starlette:
                 outbox.close()
                 lookups.close()
                 link.close()
+                revocations.close()
 
     app = Starlette(
         routes=[
@@ -241,11 +258,19 @@ def create_app(settings: Settings) -> Starlette:
             Mount("/clickhouse", routes=clickhouse_http.routes(sql)),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(EdgeDispatch, edge=edge)],
-        exception_handlers={AuthError: _auth_error, InvalidRequest: _invalid_request},
+        # The edge first: /o/ and /c/ never reach the rate limits.
+        middleware=[Middleware(EdgeDispatch, edge=edge), Middleware(RateLimitMiddleware, limits=rate_limits)],
+        exception_handlers={
+            AuthError: _auth_error,
+            InvalidRequest: _invalid_request,
+            RateLimited: _rate_limited,
+            ClientDisconnect: _client_gone,
+        },
     )
     app.state.settings = settings
     app.state.authority = authority
+    app.state.revocations = revocations
+    app.state.rate_limits = rate_limits
     app.state.pseudonymizer = pseudonymizer
     app.state.link_signer = signer
     app.state.metrics = metrics

@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,8 @@ from .settings import SPECS, Settings, load_settings
 __all__ = ["main"]
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
+_JTI = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_LEEWAY = 60  # beyond exp: the authority accepts a token up to 30 s late
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -67,6 +70,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import guarded_protocol
 
     owner = runfile.read(settings.data_dir)
     if owner is not None:
@@ -93,6 +97,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=args.access_log,
         server_header=False,
         timeout_graceful_shutdown=10,
+        http=guarded_protocol(settings.http_max_header_bytes, settings.http_read_timeout),
         proxy_headers=True,
         forwarded_allow_ips=list(settings.trusted_proxies),
     )
@@ -170,6 +175,37 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         print(TokenAuthority(load_keyrings(settings).api).issue(args.subject, args.scope, args.ttl))
     except ValueError as exc:
         raise CommandError(f"--scope: {exc}", 2) from None
+    return 0
+
+
+def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from .errors import TokenInvalid
+    from .revocation import Revocations
+
+    value = args.token.strip()
+    revocations = Revocations.in_dir(settings.data_dir)
+    try:
+        if value.count(".") == 2:  # the token itself: its own expiry bounds the revocation
+            try:
+                jti, exp, subject = TokenAuthority(load_keyrings(settings).api).identify(value)
+            except TokenInvalid as exc:
+                raise CommandError(f"the token cannot be revoked: {exc}", 2) from None
+            if not jti:
+                raise CommandError("the token has no jti: rotate GA4GW_API_KEYS to revoke it", 2)
+            if exp + _LEEWAY < time.time():
+                print(f"token {jti} of {subject} has expired already: it is refused anyway")
+                return 0
+            revocations.revoke_token(jti, exp + _LEEWAY)
+            until = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(exp))
+            print(f"revoked token {jti} of {subject} (the entry lapses when the token expires, {until})")
+        elif _JTI.fullmatch(value):
+            revocations.revoke_token(value, None)
+            print(f"revoked token {value} (its expiry is unknown: the entry is kept for good)")
+        else:
+            raise CommandError("give the token itself or its jti (8 to 64 letters, digits, '-' or '_')", 2)
+    finally:
+        revocations.close()
+    print("running gateways on this data directory refuse it within a second")
     return 0
 
 
@@ -273,6 +309,9 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--subject", default="operator", help="who the token is for (shows in audit records)")
     issue.add_argument("--ttl", type=_duration, default=_duration("90d"), help="lifetime, e.g. 30m, 12h, 90d")
     issue.set_defaults(run=_token)
+    revoke = token.add_parser("revoke", help="revoke an API token: running gateways refuse it within a second")
+    revoke.add_argument("token", metavar="TOKEN_OR_JTI", help="the token (JWT) or its jti")
+    revoke.set_defaults(run=_token_revoke)
 
     links = sub.add_parser("links", help="tracked links").add_subparsers(dest="links_command", required=True)
     sign = links.add_parser("sign", help="print one tracked URL per destination")

@@ -17,29 +17,36 @@ The order, with the pipeline and the relay held still (``Pipeline.hold``, ``Rela
 half-way between two stores: the outbox (``Outbox.forget``), the warehouse's list of the subject's events, the
 delivery ledger (``ga4.forget``), the warehouse's rows (``consent.erase_subject``), the graph in memory, then the
 audit row (``erasure_audit``: counts only). Running it again is harmless: it finds nothing and says so.
+
+A step that fails still leaves its audit row, with ``status`` ``failed:<step>`` (``outbox``, ``ga4_ledger``,
+``warehouse.<table>``...) and the rows deleted before it: those are gone, and the record must say so. The error then
+goes on to the caller as ``ErasureFailed`` (the API answers 503 naming the erasure id: run the erasure again).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from consent import AuditRecord, Subject, erase_subject, new_erasure_id, record_audit, subject_events
+from consent import AuditRecord, ErasureStepFailed, Subject, erase_subject, new_erasure_id, record_audit, subject_events
 from identity import PERSON_KINDS, Identifier, IdentityError, Kind, Linked, Pseudonymizer, normalize_email
 from warehouse import EventRow, Warehouse
 
-from .errors import InvalidRequest
+from .errors import ErasureFailed, InvalidRequest
 from .ga4.forget import forget as forget_ledger
 from .identity_link import IdentityLink
 from .outbox import Outbox
 
 __all__ = ["ErasureRequest", "ErasureResult", "Stores", "erase", "parse_request"]
+
+log = logging.getLogger(__name__)
 
 _FIELDS = frozenset({"email", "identifier", "identifiers", "reason"})
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
@@ -229,30 +236,103 @@ def erase(
             if not hold.acquire(timeout=_HOLD_SECONDS):
                 raise ErasureBusy("the pipeline or the GA4 relay is busy (a warehouse write hanging?); try again")
             held.callback(hold.release)
-        found_keys = _subscriber_keys(stores.wh, stores.pseudonymizer, recipients)
-        subject = replace(subject, people=subject.people | found_keys)
-        needles = [json.dumps(v, ensure_ascii=False) for v in sorted(subject.people | subject.devices)]
-        outboxed = set(stores.outbox.forget(_matcher(subject, stores.pseudonymizer, recipients), needles))
-        rows = {"outbox": len(outboxed)}
-        stored, transactions = subject_events(stores.wh, subject)
-        # Raw subscriber keys may be any word: the ledger, where they never go, is searched for the rest only.
-        specific = (subject.people - found_keys - keys) | subject.devices
-        ledger = forget_ledger(stores.ledger_path, values=specific, event_ids=stored | outboxed,
-                               wait=stores.send_wait, position=stores.outbox.position("ga4"))  # fmt: skip
-        rows.update(ledger.rows)
-        if ledger.in_flight:
-            left["ga4_ledger.in_flight"] = ledger.in_flight
-        elsewhere = (outboxed | ledger.event_ids) - stored
-        subject = replace(subject, event_ids=frozenset(elsewhere))
-        rows.update(erase_subject(stores.wh, subject, stored | elsewhere, transactions))
-        rows["identity_graph.edges"] = stores.identity.forget(Identifier.parse(k) for k in subject.identifiers)
-        stores.pseudonymizer.clear_cache()
-        if forget_more is not None:
-            rows.update(forget_more(subject))
-    result = ErasureResult(new_erasure_id(), "partial" if left else "done", len(subject.identifiers), rows, left)
-    counts = {**rows, **{f"left.{k}": v for k, v in left.items()}}
-    record_audit(
-        stores.wh,
-        AuditRecord(result.erasure_id, requested_by, request.reason, result.identifiers, counts, result.status),
-    )
+        erasure_id = new_erasure_id()
+        progress = _Progress()
+        try:
+            subject = _erase_stores(stores, subject, keys, recipients, progress, left, forget_more)
+        except BaseException as exc:
+            _record_failure(stores, request, requested_by, erasure_id, len(subject.identifiers), progress, exc)
+            if isinstance(exc, Exception):
+                raise ErasureFailed(erasure_id, progress.step) from exc
+            raise
+    result = ErasureResult(erasure_id, "partial" if left else "done", len(subject.identifiers), progress.rows, left)
+    counts = {**progress.rows, **{f"left.{k}": v for k, v in left.items()}}
+    try:
+        record_audit(
+            stores.wh,
+            AuditRecord(result.erasure_id, requested_by, request.reason, result.identifiers, counts, result.status),
+        )
+    except Exception as exc:  # everything is erased but the record is not written: the log must keep it
+        log.error("erasure %s by %s: %s, %d identifiers, rows %s; its audit row could not be written (%s)",
+                  erasure_id, requested_by, result.status, result.identifiers, counts, type(exc).__name__)  # fmt: skip
+        raise
     return result
+
+
+@dataclass
+class _Progress:
+    """Where an erasure is (``step``) and what it deleted so far (``rows``): what a failure's audit row says."""
+
+    step: str = ""
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _erase_stores(
+    stores: Stores,
+    subject: Subject,
+    keys: set[str],
+    recipients: set[str],
+    progress: _Progress,
+    left: dict[str, int],
+    forget_more: Callable[[Subject], dict[str, int]] | None,
+) -> Subject:
+    """Every store in turn, the graph in memory last; returns the subject as finally found."""
+    rows = progress.rows
+    progress.step = "warehouse.recipients"
+    found_keys = _subscriber_keys(stores.wh, stores.pseudonymizer, recipients)
+    subject = replace(subject, people=subject.people | found_keys)
+    needles = [json.dumps(v, ensure_ascii=False) for v in sorted(subject.people | subject.devices)]
+    progress.step = "outbox"
+    outboxed = set(stores.outbox.forget(_matcher(subject, stores.pseudonymizer, recipients), needles))
+    rows["outbox"] = len(outboxed)
+    progress.step = "warehouse.events"
+    stored, transactions = subject_events(stores.wh, subject)
+    # Raw subscriber keys may be any word: the ledger, where they never go, is searched for the rest only.
+    specific = (subject.people - found_keys - keys) | subject.devices
+    progress.step = "ga4_ledger"
+    ledger = forget_ledger(stores.ledger_path, values=specific, event_ids=stored | outboxed,
+                           wait=stores.send_wait, position=stores.outbox.position("ga4"))  # fmt: skip
+    rows.update(ledger.rows)
+    if ledger.in_flight:
+        left["ga4_ledger.in_flight"] = ledger.in_flight
+    elsewhere = (outboxed | ledger.event_ids) - stored
+    subject = replace(subject, event_ids=frozenset(elsewhere))
+    progress.step = "warehouse"
+    try:
+        rows.update(erase_subject(stores.wh, subject, stored | elsewhere, transactions))
+    except ErasureStepFailed as exc:
+        progress.step = f"warehouse.{exc.step}"
+        rows.update(exc.rows)
+        raise exc.__cause__ or exc from None
+    progress.step = "identity_graph"
+    rows["identity_graph.edges"] = stores.identity.forget(Identifier.parse(k) for k in subject.identifiers)
+    stores.pseudonymizer.clear_cache()
+    if forget_more is not None:
+        progress.step = "memory"
+        rows.update(forget_more(subject))
+    return subject
+
+
+def _record_failure(
+    stores: Stores,
+    request: ErasureRequest,
+    requested_by: str,
+    erasure_id: str,
+    identifiers: int,
+    progress: _Progress,
+    exc: BaseException,
+) -> None:
+    """The audit row of an erasure that stopped half-way: ``failed:<step>``, and the rows deleted before it.
+
+    Whatever was deleted stays deleted, so the controller's record must say so even though the request failed.
+    The error's class is logged, never its text (a driver's message may quote values).
+    """
+    status = f"failed:{progress.step}"
+    log.error("erasure %s by %s stopped at %s (%s); rows deleted before: %s", erasure_id, requested_by, progress.step,
+              type(exc).__name__, progress.rows)  # fmt: skip
+    try:
+        record_audit(
+            stores.wh, AuditRecord(erasure_id, requested_by, request.reason, identifiers, progress.rows, status)
+        )
+    except Exception as audit_exc:  # the warehouse is down: the log line above is all that is left
+        log.error("erasure %s: its audit row could not be written either (%s)", erasure_id, type(audit_exc).__name__)

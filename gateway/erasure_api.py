@@ -25,7 +25,7 @@ from warehouse import WarehouseError
 from .auth import authenticate
 from .bodies import read_json
 from .erasure import ErasureBusy, Stores, erase, parse_request
-from .errors import InvalidRequest
+from .errors import ErasureFailed, InvalidRequest
 
 __all__ = ["routes"]
 
@@ -64,6 +64,10 @@ async def erasure(request: Request) -> JSONResponse:
         result = await anyio.to_thread.run_sync(erase, stores, parsed, principal.subject, forget_more)
     except ErasureBusy as exc:
         raise InvalidRequest(str(exc), status=503) from None
+    except ErasureFailed as exc:  # after the deleting began: the audit row has it
+        cause = exc.__cause__
+        why = f" (the warehouse: {cause.message})" if isinstance(cause, WarehouseError) else ""
+        raise InvalidRequest(f"{exc}{why}", {"erasure_id": exc.erasure_id}, status=503) from None
     except WarehouseError as exc:
         raise InvalidRequest(f"the warehouse failed ({exc.message}); run the erasure again", status=503) from None
     log.info("erasure %s by %s: %s, %d identifiers, %d rows", result.erasure_id, principal.subject, result.status,

@@ -18,7 +18,7 @@ import httpx
 
 from . import runfile
 from .auth import TokenAuthority
-from .errors import InvalidRequest
+from .errors import ErasureFailed, InvalidRequest
 from .keys import load_keyrings
 from .settings import Settings
 
@@ -130,6 +130,8 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
             result = _directly(settings, body, who)
         except InvalidRequest as exc:
             raise CommandError(_refusal(exc.fields, exc.detail), 2) from None
+        except ErasureFailed as exc:
+            raise CommandError(str(exc)) from None
         way = "directly (no gateway runs on this data directory)"
     print(f"erasure {result['erasure_id']} {result['status']} {way}: {result['identifiers']} identifiers")
     for table, count in sorted(result["rows"].items()):

@@ -6,13 +6,24 @@
     |   +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
     |   +-- ScopeMissing          valid token without the scope the route needs
     +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
+    +-- RateLimited               a client went past one of its rate limits (maps to 429 with Retry-After)
+    +-- ErasureFailed             a step of an erasure failed after its audit row recorded it (maps to 503)
 
 HTTP mapping happens once, in ``gateway.app``.
 """
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "GatewayError", "InvalidRequest", "ScopeMissing", "SettingsError", "TokenInvalid"]
+__all__ = [
+    "AuthError",
+    "ErasureFailed",
+    "GatewayError",
+    "InvalidRequest",
+    "RateLimited",
+    "ScopeMissing",
+    "SettingsError",
+    "TokenInvalid",
+]
 
 
 class GatewayError(Exception):
@@ -56,3 +67,25 @@ class InvalidRequest(GatewayError):
         self.detail = detail
         self.fields = fields or {}
         self.status = status
+
+
+class RateLimited(GatewayError):
+    """A client went past the rate limit ``limit`` (``auth_failures``, ``api``, ``mp``) of ``rate`` (e.g.
+    ``10 per 1 minute``); it may try again in ``retry_after`` seconds."""
+
+    def __init__(self, limit: str, rate: str, retry_after: int) -> None:
+        super().__init__(f"too many requests ({limit}: at most {rate}); try again in {retry_after} s")
+        self.limit = limit
+        self.rate = rate
+        self.retry_after = retry_after
+
+
+class ErasureFailed(GatewayError):
+    """Erasure ``erasure_id`` stopped at ``step`` (``outbox``, ``ga4_ledger``, ``warehouse.<table>``...); its audit
+    row says so and counts what was erased before. The cause is chained; running the erasure again finishes it."""
+
+    def __init__(self, erasure_id: str, step: str) -> None:
+        super().__init__(f"erasure {erasure_id} stopped at {step}: what was erased before is in its audit row; "
+                         "run the same erasure again")  # fmt: skip
+        self.erasure_id = erasure_id
+        self.step = step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 import time
@@ -12,6 +13,8 @@ from typing import Any
 from .settings import Settings
 
 __all__ = ["add_ga4_commands"]
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a sender's name, as ``mp_ingest`` issues them
 
 
 def _ledger_path(settings: Settings) -> Any:
@@ -84,6 +87,33 @@ def _secret(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _secret_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from .keys import load_keyrings
+    from .mp_ingest import secret_key_id, verify_secret
+    from .revocation import Revocations
+
+    value = args.secret.strip()
+    revocations = Revocations.in_dir(settings.data_dir)
+    try:
+        if value.count(".") == 2:  # one issued secret: that name under that key
+            name = verify_secret(load_keyrings(settings).api, value)
+            if name is None:
+                print("ga4gw: the api_secret is not one this gateway issued", file=sys.stderr)
+                return 2
+            revocations.revoke_secret(name, secret_key_id(value))
+            print(f"revoked the api_secret of {name} under key {secret_key_id(value)}")
+        elif _NAME.fullmatch(value):
+            revocations.revoke_secret(value)
+            print(f"revoked every api_secret of {value}, under every key (issue new ones under another name)")
+        else:
+            print("ga4gw: give the api_secret itself or the sender's name", file=sys.stderr)
+            return 2
+    finally:
+        revocations.close()
+    print("running gateways on this data directory refuse it within a second")
+    return 0
+
+
 def _standin(settings: Settings, args: argparse.Namespace) -> int:
     from .ga4.standin import StandIn
 
@@ -116,6 +146,9 @@ def add_ga4_commands(sub: Any) -> None:
     issue = secret.add_parser("issue", help="print an api_secret for a sender of POST /mp/collect")
     issue.add_argument("--name", required=True, help="who will use it, e.g. shop-backend")
     issue.set_defaults(run=_secret)
+    revoke = secret.add_parser("revoke", help="revoke an api_secret (or all of a sender's): refused within a second")
+    revoke.add_argument("secret", metavar="SECRET_OR_NAME", help="the api_secret, or the sender's name for all of it")
+    revoke.set_defaults(run=_secret_revoke)
     standin = ga4.add_parser("standin", help="run a local Measurement Protocol stand-in (tests, demos)")
     standin.add_argument("--host", default="127.0.0.1")
     standin.add_argument("--port", type=int, default=9999)

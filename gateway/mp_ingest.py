@@ -2,7 +2,8 @@
 
 The sender changes only the origin: ``https://t.shop.example/mp/collect?measurement_id=G-...&api_secret=...``,
 where ``api_secret`` is one the gateway issued (``ga4gw ga4 secret issue --name shop-backend``: an HMAC
-under the API keyring, so nothing is stored and rotating the keyring revokes it). The gateway then
+under the API keyring, so nothing is stored; ``ga4gw ga4 secret revoke`` revokes one, see ``revocation``).
+A refused secret counts against the client's failed-authentication rate (``ratelimit``). The gateway then
 enriches each event (pseudonyms, consent), stores it in the warehouse and relays it to GA4 with its
 own measurement id and secret.
 
@@ -33,8 +34,9 @@ from .ga4.body import validate_text
 from .ga4.validate import validation_response
 from .ingest import server_row, store
 from .keys import Keyring
+from .ratelimit import client_address
 
-__all__ = ["issue_secret", "routes", "verify_secret"]
+__all__ = ["issue_secret", "routes", "secret_key_id", "verify_secret"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 _MAX_BODY = 256 * 1024  # Google's limit is 130 kB; read a little more to say so in its words
@@ -61,6 +63,11 @@ def verify_secret(keyring: Keyring, secret: str) -> str | None:
     if key is None or not _NAME.fullmatch(name):
         return None
     return name if hmac.compare_digest(signature, _signature(key, name)) else None
+
+
+def secret_key_id(secret: str) -> str:
+    """The key id inside an api_secret (``<name>.<kid>.<signature>``)."""
+    return secret.partition(".")[2].partition(".")[0]
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -101,9 +108,14 @@ async def collect(request: Request) -> Response:
     measurement_id = request.query_params.get("measurement_id", "")
     if not measurement_id:
         return _error(400, "measurement_id is required in the query string")
+    client = client_address(request.scope)
+    state.rate_limits.check_auth(client)  # RateLimited: 429
     sender = verify_secret(state.mp_keyring, secret) if secret else None
-    if sender is None:
-        return _error(403, "api_secret is not one this gateway issued (ga4gw ga4 secret issue --name NAME)")
+    if sender is None or state.revocations.secret_revoked(sender, secret_key_id(secret)):
+        reason = "revoked" if sender else "not issued by this gateway" if secret else "missing"
+        state.rate_limits.auth_failed(client, request.url.path, f"api_secret {reason}")
+        return _error(403, "api_secret is not one this gateway issued (ga4gw ga4 secret issue --name NAME)"
+                      if sender is None else "api_secret has been revoked")  # fmt: skip
     own = state.settings.ga4_measurement_id
     if own and measurement_id != own:
         return _error(403, f"measurement_id {measurement_id} is not the one this gateway relays to")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import setting_parsers as p
 from .setting_parsers import PREFIX, SettingSpec, parse_keyring
+from .setting_specs_access import ACCESS_SPECS
 from .setting_specs_attribution import ATTRIBUTION_SPECS
 from .setting_specs_consent import CONSENT_SPECS
 
@@ -310,6 +311,7 @@ SPECS: tuple[SettingSpec, ...] = (
         "0 to 3650 days",
     ),
     *CONSENT_SPECS,
+    *ACCESS_SPECS,
     SettingSpec(
         "log_level", p.log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
     ),

@@ -83,6 +83,11 @@ class Settings:
     consent_analytics_denied: str
     consent_policy_version: str
     consent_refresh: float
+    http_max_header_bytes: int
+    http_read_timeout: float
+    rate_auth_failures: str
+    rate_api: str
+    rate_mp: str
     log_level: str
     attribution_conversion_events: tuple[str, ...]
     attribution_click_lookback_days: float

@@ -141,3 +141,26 @@ def test_the_audit_row_holds_counts_not_identifiers(warehouse: Warehouse) -> Non
         "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = 'erasure_audit'"
     )
     assert "TTL" not in ttl  # kept beyond the data's retention: see warehouse.erasure_schema
+
+
+def test_no_mutation_text_names_the_person_and_no_key_table_is_left(warehouse: Warehouse) -> None:
+    """system.mutations keeps every mutation's text after it finished: values must not be written into it."""
+    migrate(warehouse)
+    rows = [row("e1", recipient="sub-ann", ga_client_id="1.1"), row("e2", recipient="sub-bob", ga_client_id="9.9")]
+    warehouse.insert("events", [r.as_tuple() for r in rows], EVENT_COLUMN_NAMES)
+    ids, transactions = subject_events(warehouse, ANN)
+    assert erase_subject(warehouse, ANN, ids, transactions)["events"] == 1
+    commands = warehouse.rows(
+        "SELECT table, command FROM system.mutations WHERE database = {db:String}", {"db": warehouse.database}
+    )
+    assert [t for t, _ in commands] == ["events"]
+    assert not any(v in c for _, c in commands for v in ANN.values + sorted(ANN.identifiers))
+    tables = warehouse.rows("SELECT name FROM system.tables WHERE database = {db:String}", {"db": warehouse.database})
+    assert not [t for (t,) in tables if t.startswith("erasure_keys")]
+    assert warehouse.rows("SELECT event_id FROM events") == [("e2",)]
+
+
+def test_a_reason_with_a_lone_surrogate_is_still_recorded(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    record_audit(warehouse, AuditRecord(new_erasure_id(), "operator", "ticket \ud800 7", 1, {"events": 1}, "done"))
+    assert warehouse.rows("SELECT reason FROM erasure_audit") == [("ticket ? 7",)]
