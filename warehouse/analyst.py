@@ -92,6 +92,7 @@ class Analyst:
         self.target = target
         self._lock = threading.Lock()  # the checking and killing connections take one call at a time
         self._http: Any = None
+        self._server_readonly = False
         try:
             if target.embedded:
                 Path(target.path).mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,8 @@ class Analyst:
                     send_receive_timeout=300,
                     autogenerate_session_id=False,
                 )
+                # A read-only server user (README) may not change ``readonly``; it already holds then.
+                self._server_readonly = int(self._http.command("SELECT getSetting('readonly')") or 0) > 0
         except (RuntimeError, ClickHouseError, OSError) as exc:
             raise WarehouseUnavailable(f"cannot open the warehouse at {target!r} for analysts: {exc}") from None
 
@@ -181,7 +184,9 @@ class Analyst:
     def _execute_http(
         self, query: CheckedQuery, params: Mapping[str, str], settings: Mapping[str, Any], fmt: str, tag: str
     ) -> Iterator[bytes]:
-        wanted = {**settings, "query_id": tag, "cancel_http_readonly_queries_on_client_close": 1, "readonly": 1}
+        wanted = {**settings, "query_id": tag, "cancel_http_readonly_queries_on_client_close": 1}
+        if not self._server_readonly:
+            wanted["readonly"] = 1
         try:
             stream = self._http.raw_stream(
                 query.sql,

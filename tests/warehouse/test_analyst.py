@@ -152,7 +152,7 @@ def test_limits_hold_and_results_come_in_blocks(analyst: Analyst) -> None:
 
 def test_a_running_query_is_killed_by_its_tag(analyst: Analyst) -> None:
     checked = analyst.prepare("SELECT sleepEachRow(1) FROM system.numbers LIMIT 600 FORMAT Null", {})
-    outcome: list[BaseException] = []
+    outcome: list[QueryError] = []
 
     def slow() -> None:
         try:
