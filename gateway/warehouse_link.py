@@ -43,6 +43,7 @@ class WarehouseLink:
         self._settings = settings
         self._retry = retry_seconds
         self.warehouse: Warehouse | None = None
+        self.reader: Warehouse | None = None  # its own connection, for reports the gateway builds (attribution)
         self.analyst: Analyst | None = None  # connections of its own, for the analyst interface
         self.last_error = ""
         self.target = parse_dsn(settings.dsn)
@@ -53,17 +54,17 @@ class WarehouseLink:
             # chDB hosts one engine path per process: analysts can only read the gateway's own.
             raise ConfigurationError("GA4GW_SQL_WAREHOUSE_DSN: with an embedded warehouse it must be empty or the same")
 
-    def _open(self) -> tuple[Warehouse, Analyst]:
+    def _open(self) -> tuple[Warehouse, Warehouse, Analyst]:
         wh = Warehouse(self.target, cluster=self._settings.clickhouse_cluster)
         applied = migrate(wh, self._settings.retention_months)
         if applied:
             log.info("warehouse migrated to version %d", max(applied))
-        return wh, Analyst(self.analyst_target)
+        return wh, wh.reader(), Analyst(self.analyst_target)
 
     async def open(self) -> None:
         """Open now; an embedded engine that cannot open is fatal, a server is retried later."""
         try:
-            self.warehouse, self.analyst = await anyio.to_thread.run_sync(self._open)
+            self.warehouse, self.reader, self.analyst = await anyio.to_thread.run_sync(self._open)
             self.last_error = ""
         except WarehouseError as exc:
             if self.target.embedded:
@@ -91,6 +92,7 @@ class WarehouseLink:
     def close(self) -> None:
         if self.analyst is not None:
             self.analyst.close()
-        if self.warehouse is not None:
-            self.warehouse.close()
-        self.warehouse, self.analyst = None, None
+        for wh in (self.reader, self.warehouse):
+            if wh is not None:
+                wh.close()
+        self.warehouse, self.reader, self.analyst = None, None, None
