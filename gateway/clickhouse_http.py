@@ -21,8 +21,9 @@ it, and are killed when their client goes away.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-import logging
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -44,7 +45,6 @@ from .sql_workers import PoolFull, QueryPool, QueryRun
 
 __all__ = ["ClickHouseInterface", "Limits", "routes"]
 
-log = logging.getLogger(__name__)
 
 # URL parameters that are protocol, not settings.
 _TRANSPORT = frozenset(
@@ -136,6 +136,12 @@ class Limits:
                 raise _ClickHouseError(27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED", f"{name} is not a number") from None
             if ceiling:
                 settings[name] = min(wanted, ceiling) if wanted > 0 else ceiling
+        threads = os.cpu_count() or 1
+        try:
+            if int(asked.get("max_threads", 0)) > threads:  # more threads than cores is not less work
+                settings["max_threads"] = threads
+        except ValueError:
+            raise _ClickHouseError(27, "CANNOT_PARSE_INPUT_ASSERTION_FAILED", "max_threads is not a number") from None
         if self.max_result_rows or self.max_result_bytes:
             settings.setdefault("result_overflow_mode", "throw")
         return settings
@@ -162,7 +168,8 @@ class _Plan:
     binds: dict[str, str]
     settings: dict[str, Any]
     fmt: str
-    query_id: str
+    query_id: str  # the client's, echoed back
+    tag: str = dataclasses.field(default_factory=lambda: f"ga4gw-{uuid.uuid4().hex}")  # ours, to kill it by
 
 
 class ClickHouseInterface:
@@ -234,7 +241,7 @@ class ClickHouseInterface:
         """The work of one query on a worker thread: check it, then run it (``chosen`` gets its format)."""
         checked = analyst.prepare(plan.sql, plan.binds)
         chosen.append(checked.fmt or plan.fmt)
-        yield from analyst.execute(checked, plan.binds, plan.settings, checked.fmt or plan.fmt, plan.query_id)
+        yield from analyst.execute(checked, plan.binds, plan.settings, checked.fmt or plan.fmt, plan.tag)
 
 
 class QueryResponse(Response):
@@ -255,7 +262,7 @@ class QueryResponse(Response):
         chosen: list[str] = []
         run = QueryRun(
             lambda: self._interface.produce(analyst, plan, chosen),
-            lambda: analyst.kill(plan.query_id),
+            lambda: analyst.kill(plan.tag),
             max_wait=self._interface.limits.max_seconds or 3600,
         )
         try:

@@ -42,6 +42,7 @@ class QueryRun:
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()
         self._cancelled = threading.Event()
+        self._read_to_the_end = False
         self.finished = threading.Event()
 
     # -- the worker's side
@@ -96,15 +97,17 @@ class QueryRun:
                     await self._ready.wait()
                 continue
             if item is _END:
+                self._read_to_the_end = True
                 return None
             if isinstance(item, BaseException):
+                self._read_to_the_end = True
                 raise item
             assert isinstance(item, bytes)
             return item
 
     def cancel(self) -> None:
         """Stop the run: the worker stops putting, and the engine is told to kill the query."""
-        if self._cancelled.is_set() or self.finished.is_set():
+        if self._cancelled.is_set() or self.finished.is_set() or self._read_to_the_end:
             return
         self._cancelled.set()
         threading.Thread(target=self._kill, name="ga4gw-sql-kill", daemon=True).start()
