@@ -88,7 +88,7 @@ _STATUS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__ on it
 class _ClickHouseError(Exception):
     code: int
     name: str

@@ -131,7 +131,11 @@ class Analyst:
             try:
                 if self._http is None:
                     return str(self._checker.query(sql, "TabSeparatedRaw", params=dict(params)))
-                return bytes(self._http.raw_query(sql, parameters=_plain(params), fmt="TabSeparatedRaw")).decode()
+                # The output format as a setting: appending FORMAT to "EXPLAIN AST ... FORMAT x" would not parse.
+                raw = self._http.raw_query(
+                    sql, parameters=_plain(params), settings={"default_format": "TabSeparatedRaw"}
+                )
+                return bytes(raw).decode()
             except (RuntimeError, ClickHouseError) as exc:
                 raise _wrap(exc) from None
 
@@ -189,14 +193,11 @@ class Analyst:
             wanted["readonly"] = 1
         try:
             stream = self._http.raw_stream(
-                query.sql,
-                parameters=_plain(params),
-                settings=wanted,
-                fmt=None if query.fmt else fmt,
-                transport_settings=None,
+                query.sql, parameters=_plain(params), settings=wanted, fmt=None if query.fmt else fmt
             )
             with stream:
-                yield from stream
+                while chunk := stream.read(1 << 16):
+                    yield chunk
         except ClickHouseError as exc:
             raise _wrap(exc) from None
 
