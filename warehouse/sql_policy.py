@@ -62,6 +62,25 @@ _DENIED_FUNCTIONS = frozenset(
         "showcertificate", "url", "s3", "remote", "input", "executable",
     }
 )  # fmt: skip
+# chDB 26.9's system.table_functions (less format and values, which are also ordinary functions): refused on
+# the right of IN too, where a table can be named.
+_TABLE_FUNCTIONS = frozenset(
+    {
+        "arrowstream", "azureBlobStorage", "azureBlobStorageCluster", "bigquery", "cluster", "clusterAllReplicas",
+        "cosn", "deltaLake", "deltaLakeAzure", "deltaLakeAzureCluster", "deltaLakeCluster", "deltaLakeLocal",
+        "deltaLakeS3", "deltaLakeS3Cluster", "dictionary", "eval", "executable", "file", "fileCluster", "filesystem",
+        "fuzzJSON", "fuzzQuery", "gcs", "generateRandom", "generateSeries", "generate_series", "hdfs", "hdfsCluster",
+        "hudi", "hudiCluster", "iceberg", "icebergAzure", "icebergAzureCluster", "icebergCluster", "icebergHDFS",
+        "icebergHDFSCluster", "icebergLocal", "icebergLocalCluster", "icebergS3", "icebergS3Cluster", "input", "jdbc",
+        "loop", "merge", "mergeTreeAnalyzeIndexes", "mergeTreeAnalyzeIndexesUUID", "mergeTreeCodecBlockCounts",
+        "mergeTreeIndex", "mergeTreeProjection", "mergeTreeTextIndex", "mongodb", "mysql", "null", "numbers",
+        "numbers_mt", "odbc", "oss", "paimon", "paimonAzure", "paimonAzureCluster", "paimonCluster", "paimonHDFS",
+        "paimonHDFSCluster", "paimonLocal", "paimonS3", "paimonS3Cluster", "postgresql", "primes", "prometheusQuery",
+        "prometheusQueryRange", "python", "redis", "remote", "remoteSecure", "s3", "s3Cluster", "sqlite",
+        "timeSeriesData", "timeSeriesMetricFamilies", "timeSeriesMetrics", "timeSeriesSamples", "timeSeriesSelector",
+        "timeSeriesTags", "url", "urlCluster", "view", "viewExplain", "viewIfPermitted", "ytsaurus", "zeros", "zeros_mt"
+    }
+)  # fmt: skip
 _IN_FUNCTIONS = frozenset({"in", "notIn", "globalIn", "globalNotIn", "nullIn", "notNullIn", "globalNullIn"})
 _SHOW_ALLOWED = re.compile(
     r"^SHOW (?:FULL )?(?:TEMPORARY )?TABLES(?: (?:FROM|IN) (\S+))?(?:\s|$)|^SHOW DATABASES(?:\s|$)"
@@ -153,8 +172,8 @@ class _Checker:
             right = node.children[0].children[1]
             if right.kind == "Identifier":
                 self.table(right.name)
-            elif right.kind == "Function" and right.name not in ("tuple", "array"):
-                raise _access(f"{right.name}() on the right of IN")
+            elif right.kind == "Function" and right.name in _TABLE_FUNCTIONS:
+                raise _access(f"the table function {right.name}() on the right of IN")
 
     def finish(self) -> None:
         if self.path_tables and (self.all_columns or self.names & _PATH_COLUMNS):

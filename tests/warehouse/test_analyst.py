@@ -37,6 +37,7 @@ ALLOWED = [
     ("SELECT version() != '', timezone() != ''", b"1\t1\n"),
     ("SELECT count() > 0 FROM system.settings WHERE name = 'readonly'", b"1\n"),
     ("SELECT * FROM system.one", b"0\n"),
+    ("SELECT 3 IN range(5), 7 NOT IN (1, 2)", b"1\t1\n"),
     ("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name", b"clicks\nevents\n"),
 ]
 
@@ -79,6 +80,7 @@ REFUSED = [
     "SELECT metadata_path FROM system.tables",
     "SELECT * FROM default.anything",
     "SELECT 1 WHERE 1 IN system.users",
+    "SELECT 1 WHERE 1 IN url('http://127.0.0.1:9/', 'CSV', 'a UInt8')",
     "SHOW TABLES FROM system",
     "SHOW CLUSTERS",
     "SHOW CREATE TABLE system.users",
