@@ -221,15 +221,14 @@ def test_results_stream_instead_of_being_held_whole(tmp_path: Path) -> None:
         gw.stop()
 
 
-def _slow_stream(gw: LiveGateway) -> tuple[httpx.Client, httpx.Response]:
-    """Start SLOW and read its first row, so it is known to be running."""
-    client = httpx.Client(timeout=600, auth=("a", gw.token("sql:read")))
+def _slow_stream(gw: LiveGateway, client: httpx.Client) -> httpx.Response:
+    """Start SLOW on ``client``; its first row shows it runs."""
     request = client.build_request(
         "POST", gw.url + "/clickhouse/", params={"max_block_size": "1"}, content=SLOW.encode()
     )
     answer = client.send(request, stream=True)
     assert answer.status_code == 200, answer.read()
-    return client, answer
+    return answer
 
 
 def _links(gw: LiveGateway) -> str:
@@ -242,10 +241,12 @@ def _links(gw: LiveGateway) -> str:
 
 def test_busy_analysts_get_503_and_never_hold_up_readiness_erasure_or_clicks(tmp_path: Path) -> None:
     gw = start_gateway(tmp_path / "data", GA4GW_SQL_CONCURRENCY="1", GA4GW_SQL_QUEUE="1", GA4GW_SQL_MAX_SECONDS="900")
-    click_url = _links(gw)
-    erase_token = gw.token("erasure:write")
-    with ThreadPoolExecutor(4) as pool:
-        client, running = _slow_stream(gw)
+    pool = ThreadPoolExecutor(2)
+    client = httpx.Client(timeout=600, auth=("a", gw.token("sql:read")))
+    try:
+        running = _slow_stream(gw, client)
+        click_url = _links(gw)
+        erase_token = gw.token("erasure:write")
         lines = running.iter_lines()
         assert next(lines).startswith("0\t")
         waiting: list[Future[httpx.Response]] = [
@@ -271,9 +272,11 @@ def test_busy_analysts_get_503_and_never_hold_up_readiness_erasure_or_clicks(tmp
 
         assert next(lines).startswith("1\t")  # the analyst query still runs
         assert not pending.pop().done()  # and the queued one still waits
-        running.close()
+        assert gw.stop() in (0, -signal.SIGTERM), gw.log()  # SIGTERM waits for neither
+    finally:
+        gw.stop()
         client.close()
-        assert gw.stop() in (0, -signal.SIGTERM), gw.log()  # SIGTERM does not wait for the queued query
+        pool.shutdown(wait=False, cancel_futures=True)
     assert "Application shutdown complete" in gw.log()
 
 
@@ -303,10 +306,14 @@ def test_a_client_that_goes_away_frees_its_slot(tmp_path: Path) -> None:
 
 def test_sigterm_does_not_wait_for_analyst_queries(tmp_path: Path) -> None:
     gw = start_gateway(tmp_path / "data", GA4GW_SQL_MAX_SECONDS="900")
-    client, running = _slow_stream(gw)
-    assert next(running.iter_lines()).startswith("0\t")
-    assert gw.stop() in (0, -signal.SIGTERM), gw.log()  # stop() kills after 30 s: a hang fails here
-    client.close()
+    client = httpx.Client(timeout=600, auth=("a", gw.token("sql:read")))
+    try:
+        running = _slow_stream(gw, client)
+        assert next(running.iter_lines()).startswith("0\t")
+        assert gw.stop() in (0, -signal.SIGTERM), gw.log()  # stop() kills after 30 s: a hang fails here
+    finally:
+        gw.stop()
+        client.close()
     assert "Application shutdown complete" in gw.log()
 
 
