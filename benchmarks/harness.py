@@ -75,6 +75,7 @@ class Gateway:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     settings: dict[str, str] | None = None  # extra GA4GW_* settings
+    root: Path = ROOT  # the checkout whose gateway runs (another one to compare with an older version)
 
     @property
     def url(self) -> str:
@@ -89,7 +90,7 @@ class Gateway:
     def start(self) -> Gateway:
         command = [sys.executable, "-m", "gateway", "serve", "--port", str(self.port)]
         with (self.data_dir / "gateway.log").open("ab") as log:
-            self.proc = subprocess.Popen(pinned(0, command), env=self.env(), cwd=ROOT, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(pinned(0, command), env=self.env(), cwd=self.root, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -50,6 +50,7 @@ from .ratelimit import RateLimitMiddleware, RateLimits, rate_limited_response
 from .revocation import Revocations
 from .scheduler import NightlyAttribution
 from .settings import Settings
+from .sql_workers import QueryPool
 from .tracking import Edge, EdgeDispatch
 from .warehouse_link import WarehouseLink
 
@@ -183,7 +184,11 @@ def create_app(settings: Settings) -> Starlette:
         subjects=identity.subjects,
         analytics_denied=settings.consent_analytics_denied,
     )
-    sql = clickhouse_http.ClickHouseInterface(authority, settings.sql_max_seconds, settings.sql_max_result_rows)
+    sql_limits = clickhouse_http.Limits(
+        settings.sql_max_seconds, settings.sql_max_result_rows, settings.sql_max_result_bytes, settings.sql_max_memory
+    )
+    sql_pool = QueryPool(settings.sql_concurrency, settings.sql_queue)
+    sql = clickhouse_http.ClickHouseInterface(authority, sql_limits, sql_pool)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -211,6 +216,7 @@ def create_app(settings: Settings) -> Starlette:
         relay = Relay(outbox, ledger_path, builder, relay_config(settings), metrics, link)
         app.state.relay = relay
         await link.open()
+        sql_pool.start()
         pipeline.start()
         relay.start()
         nightly = NightlyAttribution(settings, link)
@@ -235,6 +241,7 @@ def create_app(settings: Settings) -> Starlette:
             with anyio.CancelScope(shield=True):
                 nightly.stop()
                 runfile.clear(settings.data_dir)
+                await anyio.to_thread.run_sync(sql_pool.stop)  # kills analyst queries still running
                 await anyio.to_thread.run_sync(relay.stop)
                 outbox.stop_writing()
                 await anyio.to_thread.run_sync(pipeline.stop)

@@ -133,16 +133,28 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
     owner = runfile.read(settings.data_dir)
     if owner is not None:
         _say(args, f"via the gateway at {owner.url} (pid {owner.pid})")
-        data = _sql_via_gateway(settings, owner, query, params, args.format)
-    else:
-        from warehouse import Warehouse, parse_dsn
+        _sql_via_gateway(settings, owner, query, params, args.format)
+        return 0
+    from warehouse import WarehouseError, parse_dsn
+    from warehouse.analyst import Analyst, escape_value
 
-        _say(args, f"no gateway owns {settings.data_dir}; opening {parse_dsn(settings.dsn)!r} directly")
-        wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
-        data = wh.raw(
-            query, params, {"readonly": 1}, None if re.search(r"\bFORMAT\s+\w+\s*;?\s*$", query, re.I) else args.format
-        )
-    sys.stdout.buffer.write(data)
+    from .clickhouse_http import Limits
+
+    _say(args, f"no gateway owns {settings.data_dir}; opening {parse_dsn(settings.sql_dsn)!r} directly")
+    # The same checks and limits as the gateway's interface: the SQL is an analyst's, wherever it runs.
+    analyst = Analyst.connect(settings.sql_dsn)
+    limits = Limits(
+        settings.sql_max_seconds, settings.sql_max_result_rows, settings.sql_max_result_bytes, settings.sql_max_memory
+    )
+    binds = {name: escape_value(value) for name, value in params.items()}
+    try:
+        checked = analyst.prepare(query, binds)
+        for chunk in analyst.execute(checked, binds, limits.apply({}), checked.fmt or args.format, "ga4gw-cli"):
+            sys.stdout.buffer.write(chunk)
+    except WarehouseError as exc:
+        raise CommandError(exc.message) from None
+    finally:
+        analyst.close()
     sys.stdout.flush()
     return 0
 
@@ -152,22 +164,28 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(f"ga4gw: {message}", file=sys.stderr)
 
 
-def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], fmt: str) -> bytes:
+def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], fmt: str) -> None:
+    """Send the query to the running gateway and copy its answer to standard output as it arrives."""
+    from warehouse.analyst import escape_value
+
     token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["sql:read"], 300)
-    url_params = {"default_format": fmt, **{f"param_{k}": v for k, v in params.items()}}
+    url_params = {"default_format": fmt, **{f"param_{k}": escape_value(v) for k, v in params.items()}}
     try:
-        response = httpx.post(
+        with httpx.stream(
+            "POST",
             f"{owner.url}/clickhouse/",
             params=url_params,
             content=query.encode(),
             auth=("cli", token),
             timeout=settings.sql_max_seconds + 10,
-        )
+        ) as response:
+            if response.status_code != 200:
+                raise CommandError(response.read().decode(errors="replace").strip())
+            for chunk in response.iter_bytes():
+                sys.stdout.buffer.write(chunk)
     except httpx.HTTPError as exc:
         raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
-    if response.status_code != 200:
-        raise CommandError(response.text.strip())
-    return response.content
+    sys.stdout.flush()
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:

@@ -294,6 +294,43 @@ SPECS: tuple[SettingSpec, ...] = (
         "Most rows one analyst query may return through the gateway (0 = no limit).",
         "a whole number",
     ),
+    SettingSpec(
+        "sql_max_result_bytes",
+        p.int_range(0, 10**13),
+        "1000000000",
+        "Most bytes (uncompressed, as the engine counts them) one analyst query may return (0 = no limit).",
+        "a whole number of bytes",
+    ),
+    SettingSpec(
+        "sql_max_memory",
+        p.int_range(0, 10**13),
+        "2000000000",
+        "Most memory one analyst query may use in the engine, in bytes (0 = no limit).",
+        "a whole number of bytes",
+    ),
+    SettingSpec(
+        "sql_concurrency",
+        p.int_range(1, 64),
+        "2",
+        "Analyst queries that run at once, on threads of their own (the gateway's other work never waits for them).",
+        "1 to 64",
+    ),
+    SettingSpec(
+        "sql_queue",
+        p.int_range(0, 1000),
+        "8",
+        "Analyst queries that may wait for a free slot; beyond that the gateway answers 503.",
+        "0 to 1000",
+    ),
+    SettingSpec(
+        "sql_warehouse_dsn",
+        p.dsn,
+        "",
+        "Warehouse connection for analyst queries, e.g. a read-only ClickHouse user (see README). "
+        "Empty means the warehouse DSN; an embedded engine must be the same path.",
+        "empty, or chdb://PATH or http(s)://user:password@host:port/database",
+        secret=True,
+    ),
     *ATTRIBUTION_SPECS,
     SettingSpec(
         "identity_max_persons",

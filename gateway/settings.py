@@ -71,6 +71,11 @@ class Settings:
     events_max_per_request: int
     sql_max_seconds: float
     sql_max_result_rows: int
+    sql_max_result_bytes: int
+    sql_max_memory: int
+    sql_concurrency: int
+    sql_queue: int
+    sql_warehouse_dsn: Secret
     identity_max_persons: int
     identity_edge_window_days: int
     consent_opt_in_regions: tuple[str, ...]
@@ -104,6 +109,11 @@ class Settings:
     def dsn(self) -> str:
         """The warehouse DSN in clear text, for the warehouse client only."""
         return str(self.warehouse_dsn) or f"chdb://{self.data_dir / 'warehouse'}"
+
+    @property
+    def sql_dsn(self) -> str:
+        """The DSN analyst queries use, in clear text: their own, or the warehouse's."""
+        return str(self.sql_warehouse_dsn) or self.dsn
 
     @property
     def ga4_dry_run(self) -> bool:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
-from warehouse import MigrationStatus, Warehouse, WarehouseError, migrate, parse_dsn, status
+from warehouse import ConfigurationError, MigrationStatus, Warehouse, WarehouseError, migrate, parse_dsn, status
+from warehouse.analyst import Analyst
 
 from .settings import Settings
 
@@ -42,21 +43,28 @@ class WarehouseLink:
         self._settings = settings
         self._retry = retry_seconds
         self.warehouse: Warehouse | None = None
-        self.reader: Warehouse | None = None  # its own connection, for the read-only analyst interface
+        self.reader: Warehouse | None = None  # its own connection, for reports the gateway builds (attribution)
+        self.analyst: Analyst | None = None  # connections of its own, for the analyst interface
         self.last_error = ""
         self.target = parse_dsn(settings.dsn)
+        self.analyst_target = parse_dsn(settings.sql_dsn)
+        if self.analyst_target.embedded != self.target.embedded or (
+            self.target.embedded and self.analyst_target.path != self.target.path
+        ):
+            # chDB hosts one engine path per process: analysts can only read the gateway's own.
+            raise ConfigurationError("GA4GW_SQL_WAREHOUSE_DSN: with an embedded warehouse it must be empty or the same")
 
-    def _open(self) -> tuple[Warehouse, Warehouse]:
+    def _open(self) -> tuple[Warehouse, Warehouse, Analyst]:
         wh = Warehouse(self.target, cluster=self._settings.clickhouse_cluster)
         applied = migrate(wh, self._settings.retention_months)
         if applied:
             log.info("warehouse migrated to version %d", max(applied))
-        return wh, wh.reader()
+        return wh, wh.reader(), Analyst(self.analyst_target)
 
     async def open(self) -> None:
         """Open now; an embedded engine that cannot open is fatal, a server is retried later."""
         try:
-            self.warehouse, self.reader = await anyio.to_thread.run_sync(self._open)
+            self.warehouse, self.reader, self.analyst = await anyio.to_thread.run_sync(self._open)
             self.last_error = ""
         except WarehouseError as exc:
             if self.target.embedded:
@@ -82,7 +90,9 @@ class WarehouseLink:
         return WarehouseState(True, migrations)
 
     def close(self) -> None:
+        if self.analyst is not None:
+            self.analyst.close()
         for wh in (self.reader, self.warehouse):
             if wh is not None:
                 wh.close()
-        self.warehouse = self.reader = None
+        self.warehouse, self.reader, self.analyst = None, None, None

@@ -1,7 +1,9 @@
 """ClickHouse for ga4-gateway: the only package that talks to clickhouse-connect.
 
 Offers a client made from a DSN (embedded chDB or a server), versioned migrations
-rendered for a single node or a cluster, the event row and a batched idempotent writer.
+rendered for a single node or a cluster, the event row and a batched idempotent writer,
+and analysts' queries checked on the engine's own syntax tree (``analyst``, imported on
+use: it loads chDB itself).
 """
 
 from .client import Target, Warehouse, parse_dsn
@@ -9,6 +11,7 @@ from .errors import (
     ConfigurationError,
     MigrationError,
     QueryError,
+    QueryRefused,
     WarehouseError,
     WarehouseUnavailable,
 )
@@ -28,6 +31,7 @@ __all__ = [
     "MigrationError",
     "MigrationStatus",
     "QueryError",
+    "QueryRefused",
     "Target",
     "Warehouse",
     "WarehouseError",

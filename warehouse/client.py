@@ -107,10 +107,10 @@ class Warehouse:
         return cls(parse_dsn(dsn), cluster=cluster)
 
     def reader(self) -> Warehouse:
-        """Another connection to the same warehouse, for read-only analyst queries.
+        """Another connection to the same warehouse, for reports the gateway builds (attribution).
 
-        Read-only mode can stick to a chDB connection once a query set it, so analysts get their own
-        connection and the pipeline's inserts never inherit it.
+        Their reads never queue behind the pipeline's inserts on the shared lock. Analysts' own SQL goes
+        through ``warehouse.analyst`` instead.
         """
         return Warehouse(self.target, cluster=self.cluster)
 

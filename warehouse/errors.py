@@ -3,6 +3,7 @@
 WarehouseError                base; ``code`` is ClickHouse's error code when it gave one
 +-- WarehouseUnavailable      the server or embedded engine could not be reached or opened
 +-- QueryError                ClickHouse refused or failed a query (syntax, types, read-only...)
+|   +-- QueryRefused          the analyst interface refused a query before running it (``sql_policy``)
 +-- MigrationError            a schema migration failed; names the migration
 +-- ConfigurationError        the DSN or cluster setting cannot be used
 """
@@ -11,7 +12,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ConfigurationError", "MigrationError", "QueryError", "WarehouseError", "WarehouseUnavailable"]
+__all__ = [
+    "ConfigurationError",
+    "MigrationError",
+    "QueryError",
+    "QueryRefused",
+    "WarehouseError",
+    "WarehouseUnavailable",
+]
 
 _CODE = re.compile(r"Code: (\d+)\.")
 _NAME = re.compile(r"\(([A-Z_]{3,})\)")
@@ -53,3 +61,7 @@ class MigrationError(WarehouseError):
 
 class ConfigurationError(WarehouseError):
     """The DSN or cluster setting cannot be used as given."""
+
+
+class QueryRefused(QueryError):
+    """The analyst interface refused a query before running it (not a read, a table function, a file...)."""
