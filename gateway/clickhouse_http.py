@@ -40,7 +40,8 @@ from warehouse import WarehouseError
 from warehouse.analyst import Analyst
 
 from .auth import TokenAuthority
-from .errors import AuthError
+from .errors import AuthError, RateLimited
+from .ratelimit import RateLimits, client_address
 from .sql_workers import PoolFull, QueryPool, QueryRun
 
 __all__ = ["ClickHouseInterface", "Limits", "routes"]
@@ -84,7 +85,7 @@ _CONTENT_TYPES = {
 # ClickHouse's own mapping of a few codes to HTTP statuses.
 _STATUS = {
     36: 400, 62: 400, 60: 404, 81: 404, 73: 400, 164: 403, 497: 403, 516: 403, 115: 400, 456: 400, 457: 400,
-    159: 504, 202: 503, 210: 503,
+    159: 504, 201: 429, 202: 503, 210: 503,
 }  # fmt: skip
 
 
@@ -93,6 +94,7 @@ class _ClickHouseError(Exception):
     code: int
     name: str
     message: str
+    retry_after: int = 0
 
     def body(self) -> str:
         if self.message.startswith("Code: "):
@@ -100,11 +102,10 @@ class _ClickHouseError(Exception):
         return f"Code: {self.code}. DB::Exception: {self.message}. ({self.name})\n"
 
     def response(self, query_id: str) -> Response:
-        return PlainTextResponse(
-            self.body(),
-            status_code=_STATUS.get(self.code, 500),
-            headers={"X-ClickHouse-Exception-Code": str(self.code), "X-ClickHouse-Query-Id": query_id},
-        )
+        headers = {"X-ClickHouse-Exception-Code": str(self.code), "X-ClickHouse-Query-Id": query_id}
+        if self.retry_after:
+            headers["Retry-After"] = str(self.retry_after)
+        return PlainTextResponse(self.body(), status_code=_STATUS.get(self.code, 500), headers=headers)
 
 
 def _from_warehouse(exc: WarehouseError) -> _ClickHouseError:
@@ -203,6 +204,23 @@ class ClickHouseInterface:
         except _ClickHouseError as exc:
             return exc.response(query_id)
 
+    def _authenticate(self, request: Request) -> None:
+        """The token must grant ``sql:read``; failures count against the client's limit (GA4GW_RATE_AUTH_FAILURES)
+        and are logged without the token, as on every other route (``gateway.auth.authenticate``)."""
+        limits: RateLimits = request.app.state.rate_limits
+        client = client_address(request.scope)
+        try:
+            limits.check_auth(client)
+        except RateLimited as exc:
+            raise _ClickHouseError(201, "QUOTA_EXCEEDED", f"gateway: {exc}", exc.retry_after) from None
+        token = _token_from(request)
+        try:
+            self._authority.verify(token).require("sql:read")
+        except AuthError as exc:
+            limits.auth_failed(client, request.url.path, str(exc).replace(token, "<token>") if token else str(exc))
+            code, name = (497, "ACCESS_DENIED") if exc.status == 403 else (516, "AUTHENTICATION_FAILED")
+            raise _ClickHouseError(code, name, f"gateway: {exc}") from None
+
     async def _plan(self, request: Request, params: dict[str, str], query_id: str) -> _Plan:
         sent = [name for name in _URL_CREDENTIALS if name in params]
         if sent:
@@ -212,11 +230,7 @@ class ClickHouseInterface:
                 f"gateway: credentials in the URL ({sent[0]}=) are refused, they end up in logs and histories; "
                 "send the token as the basic auth password, in X-ClickHouse-Key or as a bearer token",
             )
-        try:
-            self._authority.verify(_token_from(request)).require("sql:read")
-        except AuthError as exc:
-            code, name = (497, "ACCESS_DENIED") if exc.status == 403 else (516, "AUTHENTICATION_FAILED")
-            raise _ClickHouseError(code, name, f"gateway: {exc}") from None
+        self._authenticate(request)
         body = bytearray()
         try:
             async for part in request.stream():

@@ -149,3 +149,23 @@ def test_api_and_mp_rates_per_client_and_never_on_clicks(tmp_path: Path) -> None
         assert httpx.get(gw.url + "/healthz").status_code == 200
     finally:
         gw.stop()
+
+
+def test_guessing_analyst_tokens_is_limited_and_logged_too(tmp_path: Path) -> None:
+    """The analyst interface authenticates on its own (ClickHouse's protocol): the same failure limit holds."""
+    gw = start_gateway(tmp_path / "data", GA4GW_RATE_AUTH_FAILURES="3/minute")
+    try:
+        good = gw.token("sql:read")
+        guesses = [good[:-4] + f"{i:04d}" for i in range(5)]
+        answers = [httpx.post(gw.url + "/clickhouse/", content="SELECT 1", auth=("a", g)) for g in guesses]
+        assert [a.status_code for a in answers] == [403] * 3 + [429] * 2  # ClickHouse answers 516 with 403
+        limited = answers[-1]
+        assert limited.headers["x-clickhouse-exception-code"] == "201"  # QUOTA_EXCEEDED
+        assert int(limited.headers["retry-after"]) >= 1
+        assert "auth_failures" in limited.text
+        assert httpx.post(gw.url + "/clickhouse/", content="SELECT 1", auth=("a", good)).status_code == 429
+        log = gw.log()
+        assert "client=127.0.0.1 route=/clickhouse/" in log
+        assert not any(g[-20:] in log for g in guesses)
+    finally:
+        gw.stop()
