@@ -31,6 +31,7 @@ from warehouse.consent_schema import CONSENT_EVENTS
 from warehouse.erasure_schema import ERASE_SETTINGS, ERASURE_AUDIT, erase_rows
 from warehouse.identity_schema import IDENTITY_EDGES
 from warehouse.migrate import dialect_for
+from warehouse.quarantine import EVENTS_QUARANTINE
 from warehouse.schema import EVENTS, GA4_DELIVERIES, Dialect, Table
 
 from .errors import InvalidConsent
@@ -157,6 +158,10 @@ def erase_subject(wh: Warehouse, subject: Subject, event_ids: set[str], transact
         "concat(b_kind, ':', b_value))"
     )
     eraser.erase(IDENTITY_EDGES, either_side, keys)
+    # Rows the warehouse refused keep the outbox payload as text: the subject's values appear in it quoted.
+    if subject.values:
+        quoted = {"quoted": [f'"{v}"' for v in subject.values]}
+        eraser.erase(EVENTS_QUARANTINE, "multiSearchAny(payload, {quoted:Array(String)})", quoted)
     eraser.erase(EVENTS, _EVENTS_WHERE, subject.event_params())
     extra = subject.event_ids - event_ids  # found in the outbox or ledger only: may have arrived since
     eraser.erase_chunked(EVENTS, "has({ids:Array(String)}, event_id)", extra, {})

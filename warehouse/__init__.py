@@ -9,15 +9,18 @@ from .errors import (
     ConfigurationError,
     MigrationError,
     QueryError,
+    RowsRefused,
     WarehouseError,
     WarehouseUnavailable,
 )
 from .events import EVENT_COLUMN_NAMES, EventRow
 from .migrate import MigrationStatus, migrate, status
+from .quarantine import EVENTS_QUARANTINE, Refused, quarantine
 from .schema import GA4_DELIVERY_COLUMNS, MIGRATIONS, Dialect
 from .writer import EventWriter, batch_token
 
 __all__ = [
+    "EVENTS_QUARANTINE",
     "EVENT_COLUMN_NAMES",
     "GA4_DELIVERY_COLUMNS",
     "MIGRATIONS",
@@ -28,6 +31,8 @@ __all__ = [
     "MigrationError",
     "MigrationStatus",
     "QueryError",
+    "Refused",
+    "RowsRefused",
     "Target",
     "Warehouse",
     "WarehouseError",
@@ -35,5 +40,6 @@ __all__ = [
     "batch_token",
     "migrate",
     "parse_dsn",
+    "quarantine",
     "status",
 ]
