@@ -97,7 +97,7 @@ def moment(value: object, path: str, errors: dict[str, str], now: float) -> floa
     if value is None:
         return now
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e12:  # float() would overflow
-        errors[path] = "is in the future"
+        errors[path] = "is in the future" if value > 0 else "must be in 2000 or later"
         return now
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         seconds = float(value)
@@ -118,9 +118,10 @@ def moment(value: object, path: str, errors: dict[str, str], now: float) -> floa
     else:
         errors[path] = "an ISO 8601 time or epoch seconds"
         return now
-    if seconds > now + _FUTURE_SECONDS:
+    if seconds > now + _FUTURE_SECONDS:  # and the wrong time is not returned: a caller may build a row anyway
         errors[path] = "is in the future"
-    elif seconds < _EARLIEST:
+        return now
+    if seconds < _EARLIEST:
         errors[path] = "must be in 2000 or later"
         return now
     return seconds

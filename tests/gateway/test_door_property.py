@@ -69,6 +69,13 @@ _event = st.fixed_dictionaries(
               "traffic": _or_junk(st.fixed_dictionaries({"source": _text})),
               "consent": _or_junk(st.just({"analytics_storage": "granted"})), "region": _or_junk(st.just("DE"))},
 )  # fmt: skip
+# Valid events with arbitrary (storable) values, so that accepted requests flow next to the refused ones.
+_clean_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+_clean_event = st.fixed_dictionaries(
+    {"name": st.sampled_from(["page_view", "sign_up"]), "client_id": st.just("1.1700000000")},
+    optional={"params": st.dictionaries(st.sampled_from(["page_title", "method", "note"]),
+                                        _clean_text | st.integers(-(10**9), 10**9), max_size=3)},
+)  # fmt: skip
 _session = {"session_id": "1700000000", "engagement_time_msec": 1}
 _mp_event = st.fixed_dictionaries(
     {"name": _or_junk(st.sampled_from(["purchase", "page_view", "sign_up"])),
@@ -76,7 +83,8 @@ _mp_event = st.fixed_dictionaries(
     optional={"timestamp_micros": _or_junk(st.just("now_us"))},
 )  # fmt: skip
 _BODIES: dict[str, st.SearchStrategy[Any]] = {
-    "/v1/events": _or_junk(st.fixed_dictionaries({"events": _or_junk(st.lists(_event, min_size=1, max_size=3))})),
+    "/v1/events": _or_junk(st.fixed_dictionaries({"events": _or_junk(st.lists(_event, min_size=1, max_size=3))}))
+    | st.fixed_dictionaries({"events": st.lists(_clean_event, min_size=1, max_size=3)}),
     "/mp/collect": _or_junk(st.fixed_dictionaries(
         {"client_id": _or_junk(st.just("1.1700000000")), "events": _or_junk(st.lists(_mp_event, min_size=1,
                                                                                      max_size=3))},
