@@ -185,6 +185,15 @@ def test_a_number_json_reads_as_infinity_is_refused(gateway: LiveGateway) -> Non
     assert "events[0].params.score" in answer.json()["fields"]
 
 
+def test_a_link_sent_in_year_one_is_refused_and_the_gateway_keeps_answering(gateway: LiveGateway) -> None:
+    """Found by the property test: a negative send time looped for ever in base 36, on the event loop."""
+    body = {"campaign": "c", "recipient": "sub-1", "urls": ["https://shop.example"], "sent_at": "0001-01-01T00:00:00Z"}
+    answer = httpx.post(gateway.url + "/v1/links", json=body, headers=_auth(gateway, "links:write"), timeout=10)
+    assert answer.status_code == 422
+    assert "sent_at" in answer.json()["fields"]
+    assert_edge_answers(gateway)
+
+
 # High 4 and Low: numbers against their columns -------------------------------------------------------
 
 
