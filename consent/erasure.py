@@ -32,6 +32,7 @@ from warehouse.consent_schema import CONSENT_EVENTS
 from warehouse.erasure_schema import ERASURE_AUDIT, ErasureKeys, erase_rows
 from warehouse.identity_schema import IDENTITY_EDGES
 from warehouse.migrate import dialect_for
+from warehouse.quarantine import EVENTS_QUARANTINE
 from warehouse.schema import EVENTS, GA4_DELIVERIES, Dialect, Table
 
 from .errors import ErasureStepFailed, InvalidConsent
@@ -161,6 +162,9 @@ def _erase_all(
     sides = [keys.isin(f"concat({side}_kind, ':', {side}_value)", "identifiers") for side in ("a", "b")]
     either_side = " OR ".join(sides)
     eraser.erase(IDENTITY_EDGES, either_side)
+    # Rows the warehouse refused keep the outbox payload as text: the subject's values appear in it quoted.
+    keys.add("quoted", {f'"{v}"' for v in subject.values})
+    eraser.erase(EVENTS_QUARANTINE, f"arrayExists(q -> position(payload, q) > 0, {keys.array('quoted')})")
     eraser.erase(EVENTS, f"{_events_where(keys)} OR {keys.isin('event_id', 'extra_ids')}")
 
 

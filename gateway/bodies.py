@@ -1,15 +1,28 @@
-"""Reading request bodies with a hard size limit (never trusting Content-Length alone)."""
+"""The door of every JSON route: size, media type, encoding and shape are checked before anything else reads a body.
+
+What passes here can be stored: every string is valid UTF-8 (no lone surrogates from ``\\ud800``
+escapes: SQLite, the warehouse and GA4 all refuse them, and one such string once stopped the
+outbox's writer thread), nesting is bounded (a 10,000-level body must not reach a recursive
+parser or a recursive walk) and every number is finite (``1e400`` parses as infinity).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from starlette.requests import Request
 
 from .errors import InvalidRequest
 
-__all__ = ["read_body", "read_json"]
+__all__ = ["MAX_DEPTH", "json_problem", "parse_json", "read_body", "read_json", "require_json"]
+
+MAX_DEPTH = 32  # the deepest real body (events[i].params.items[j].field) is 5 levels
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # how a surrogate gets into a body: invalid UTF-8 bytes do not decode
+_MEDIA = "application/json"
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -24,12 +37,80 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; 400 when it is not JSON or not an object, 413 when too large."""
+def require_json(request: Request) -> None:
+    """415 unless the request says ``Content-Type: application/json`` (``; charset=utf-8`` allowed).
+
+    A form or a text body is almost always a client bug: saying so beats guessing what it meant.
+    """
+    media, _, rest = request.headers.get("content-type", "").partition(";")
+    charset = rest.strip().lower().replace(" ", "")
+    if media.strip().lower() != _MEDIA or charset not in ("", "charset=utf-8", 'charset="utf-8"'):
+        raise InvalidRequest(
+            "send the body as JSON with the header Content-Type: application/json",
+            {"content-type": "application/json (UTF-8)"},
+            status=415,
+        )
+
+
+def json_problem(value: object, *, strings: bool = True) -> tuple[str, str] | None:
+    """The first (field path, problem) that makes a parsed JSON value unfit to store, or None.
+
+    Paths read like the routes' own errors: ``events[0].params.name``. Iterative, so depth cannot
+    overflow the stack. ``strings=False`` skips the text search (the raw body had no surrogate escape).
+    """
+    stack: list[tuple[str, object, int]] = [("", value, 1)]
+    while stack:
+        path, node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_DEPTH:
+                return path, f"nested more than {MAX_DEPTH} levels deep"
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(key, str):
+                    if strings and _SURROGATE.search(key):
+                        return path, f"a name that is not valid UTF-8 (a lone surrogate): {_shown(key)}"
+                    here = f"{path}.{key}" if path else key
+                else:
+                    here = f"{path}[{key}]"
+                stack.append((here, child, depth + 1))
+        elif isinstance(node, str):
+            if strings and _SURROGATE.search(node):
+                return path, "not valid UTF-8 text (a lone surrogate such as \\ud800)"
+        elif isinstance(node, float) and not math.isfinite(node):
+            return path, "a number too large to store"
+    return None
+
+
+def _shown(name: str) -> str:
+    return name.encode("utf-8", "backslashreplace").decode("ascii", "replace")[:64]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python accepts them, JSON does not
+
+
+def parse_json(body: bytes) -> Any:
+    """A body as JSON, checked as ``json_problem`` says; 400 naming the field when it cannot be stored."""
     try:
-        body = json.loads(await read_body(request, max_bytes))
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(body, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise InvalidRequest("the body is not UTF-8 text", {"body": "JSON in UTF-8"}, status=400) from None
+    except RecursionError:
+        raise InvalidRequest("the body is nested too deeply", {"body": f"at most {MAX_DEPTH} levels"}, 400) from None
+    except ValueError:
         raise InvalidRequest("the body is not JSON", status=400) from None
+    problem = json_problem(value, strings=_ESCAPE.search(body) is not None)
+    if problem is not None:
+        path, what = problem
+        raise InvalidRequest(f"{path or 'the body'}: {what}", {path or "body": what}, status=400)
+    return value
+
+
+async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object: 415 without the JSON media type, 413 when too large, 400 when it is not JSON,
+    not an object, or holds what cannot be stored (named by its path)."""
+    require_json(request)
+    body = parse_json(await read_body(request, max_bytes))
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object", status=400)
     return body

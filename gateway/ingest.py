@@ -46,7 +46,7 @@ from .bodies import read_json
 from .errors import InvalidRequest
 from .ga4.ledger import Ledger
 from .ga4.payloads import GA4_PARAMS, Outgoing
-from .ga4.validate import validate
+from .ga4.validate import MAX_AMOUNT, validate
 from .outbox import Outbox
 
 __all__ = ["CLIENT_ID", "EMAIL", "EVENT_NAMES", "TransactionIndex", "moment", "routes", "server_row", "store"]
@@ -63,6 +63,10 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _MAX_BODY = 4 * 1024 * 1024
 _FUTURE_SECONDS = 60
+# The warehouse reads an event time given as epoch seconds only from nine digits up (1973); nothing a shop
+# sends is older than this, and a time it cannot read was once a row that blocked every insert after it.
+_EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+_MAX_QUANTITY = 1_000_000_000
 
 
 class TransactionIndex:
@@ -89,7 +93,11 @@ class TransactionIndex:
 
 
 def moment(value: object, path: str, errors: dict[str, str], now: float) -> float:
+    """An event's time in epoch seconds (``now`` when absent or wrong: the wrong ones are in ``errors``)."""
     if value is None:
+        return now
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1e12:  # float() would overflow
+        errors[path] = "is in the future" if value > 0 else "must be in 2000 or later"
         return now
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         seconds = float(value)
@@ -102,14 +110,20 @@ def moment(value: object, path: str, errors: dict[str, str], now: float) -> floa
         if parsed.tzinfo is None:
             errors[path] = "an ISO 8601 time needs its offset (Z or +01:00)"
             return now
-        seconds = parsed.timestamp()
+        try:
+            seconds = parsed.timestamp()
+        except (OverflowError, ValueError):  # year 1 with a positive offset, year 9999 with a negative one
+            errors[path] = "must be in 2000 or later, and not in the future"
+            return now
     else:
         errors[path] = "an ISO 8601 time or epoch seconds"
         return now
-    if seconds > now + _FUTURE_SECONDS:
+    if seconds > now + _FUTURE_SECONDS:  # and the wrong time is not returned: a caller may build a row anyway
         errors[path] = "is in the future"
-    elif seconds <= 0:
-        errors[path] = "must be after 1970"
+        return now
+    if seconds < _EARLIEST:
+        errors[path] = "must be in 2000 or later"
+        return now
     return seconds
 
 
@@ -121,10 +135,14 @@ def _number(params: dict[str, Any], name: str, path: str, errors: dict[str, str]
         errors[f"{path}.{name}"] = "must be a number"
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
         errors[f"{path}.{name}"] = "must be a number"
         return None
+    if abs(amount) >= MAX_AMOUNT:  # the warehouse keeps Decimal(18, 6)
+        errors[f"{path}.{name}"] = "must be under 1,000,000,000,000 in size"
+        return None
+    return amount
 
 
 def _check_commerce(name: str, params: dict[str, Any], path: str, errors: dict[str, str]) -> None:
@@ -140,7 +158,7 @@ def _check_commerce(name: str, params: dict[str, Any], path: str, errors: dict[s
         tid = params.get("transaction_id")
         if not isinstance(tid, str) or not tid.strip():
             errors[f"{path}.transaction_id"] = "a purchase needs its transaction id (a non-empty string)"
-        if value is None:
+        if value is None and f"{path}.value" not in errors:
             errors[f"{path}.value"] = "a purchase needs its value"
     items = params.get("items")
     if items is None:
@@ -159,8 +177,9 @@ def _check_commerce(name: str, params: dict[str, Any], path: str, errors: dict[s
             errors[f"{here}.item_id"] = "an item needs item_id or item_name"
         _number(item, "price", here, errors)
         quantity = item.get("quantity")
-        if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1):
-            errors[f"{here}.quantity"] = "a whole number, 1 or more"
+        if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)
+                                     or not 1 <= quantity <= _MAX_QUANTITY):  # fmt: skip
+            errors[f"{here}.quantity"] = f"a whole number, 1 to {_MAX_QUANTITY:,}"
 
 
 def _check(event: object, path: str, errors: dict[str, str], now: float) -> tuple[dict[str, Any], float] | None:
@@ -172,7 +191,7 @@ def _check(event: object, path: str, errors: dict[str, str], now: float) -> tupl
         if key not in _KEYS:
             errors[f"{path}.{key}"] = f"unknown field (known: {', '.join(sorted(_KEYS))})"
     name = event.get("name")
-    if name not in EVENT_NAMES:
+    if not isinstance(name, str) or name not in EVENT_NAMES:  # a list or an object is not hashable
         errors[f"{path}.name"] = f"one of {', '.join(sorted(EVENT_NAMES))}"
     event_id = event.get("event_id")
     if event_id is not None and not (isinstance(event_id, str) and _EVENT_ID.fullmatch(event_id)):
@@ -250,11 +269,22 @@ def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, s
         session_id=str(event.get("session_id") or ""),
         consent=_consent(event),
         url=str(params.get("page_location", ""))[:2048],
-        value=Decimal(str(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else Decimal(0),
+        value=_amount(value),
         currency=str(params.get("currency", "")),
         transaction_id=str(params.get("transaction_id", "")) if event["name"] == "purchase" else "",
         params=stored,
     )
+
+
+def _amount(value: object) -> Decimal:
+    """The ``value`` column of a checked event: a number, or an MP sender's string holding one (else 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return Decimal(0)
+    try:
+        amount = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        return Decimal(0)
+    return amount if amount.is_finite() and abs(amount) < MAX_AMOUNT else Decimal(0)
 
 
 async def store(rows: list[EventRow], outbox: Outbox, transactions: TransactionIndex) -> list[dict[str, str]]:

@@ -76,6 +76,8 @@ class LinkToken:
 
 
 def _b36(number: int) -> str:
+    if number < 0:  # divmod(-1, 36) is (-1, 35): the loop below would never end
+        raise ValueError("a negative number has no base-36 form in a token")
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while number:

@@ -127,9 +127,11 @@ def _sent_at(value: object, errors: dict[str, str]) -> int | None:
         return int(value)
     if isinstance(value, str):
         try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            pass
+            seconds = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except (ValueError, OverflowError):
+            seconds = 0
+        if seconds > 0:  # year 1 is negative: base 36 of it never ended, and the gateway stopped answering
+            return seconds
     errors["sent_at"] = "expected an ISO-8601 time or epoch seconds"
     return None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -31,6 +32,7 @@ from .sqlite import connect
 
 __all__ = ["Outbox", "OutboxRecord"]
 
+log = logging.getLogger(__name__)
 _ROWS_PER_STATEMENT = 4000  # 4 parameters a row, under SQLite's 32,766 parameters a statement
 _INSERT = "INSERT INTO outbox (id, created, event_id, payload) VALUES "
 _SCHEMA = """
@@ -82,6 +84,7 @@ class Outbox:
         self._wake = threading.Event()
         self._committed = threading.Condition()
         self._closing = False
+        self._batch_started = 0.0  # when the batch being committed was taken (0: none)
         self._thread = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
         self._thread.start()
 
@@ -110,6 +113,8 @@ class Outbox:
         return future
 
     def _write_loop(self) -> None:
+        # Nothing may end this loop but a stop: every request that records a hit awaits it. One record that
+        # cannot be written (a string SQLite cannot encode) fails its own append, never the thread.
         while True:
             self._wake.wait()
             time.sleep(0.002)  # let more requests join this commit: fewer GIL handoffs and fsyncs
@@ -119,9 +124,16 @@ class Outbox:
                 self._pending.clear()
                 self._committing = len(batch)
             if batch:
-                self._commit(batch)
-                with self._count_lock:
-                    self._committing = 0  # what failed to commit was answered with its error, not stored
+                self._batch_started = time.time()
+                try:
+                    self._commit(batch)
+                except Exception as exc:  # not one record's fault (the loop is gone?): answer all, keep going
+                    log.exception("the outbox writer failed a batch of %d records", len(batch))
+                    self._answer(batch, [([f for *_, f in batch], exc)])
+                finally:
+                    self._batch_started = 0.0
+                    with self._count_lock:
+                        self._committing = 0  # what failed to commit was answered with its error, not stored
             elif self._closing:
                 return
 
@@ -132,22 +144,52 @@ class Outbox:
         outcomes: list[tuple[list[asyncio.Future[bool]], BaseException | None]] = []
         for start in range(0, len(batch), _ROWS_PER_STATEMENT):
             chunk = batch[start : start + _ROWS_PER_STATEMENT]
-            params: list[object] = []
-            for i, (created, event_id, payload, _) in enumerate(chunk, self._last_id + 1):
-                params += (i, created, event_id, payload)
             try:
-                self._writer.execute(_INSERT + ",".join(["(?,?,?,?)"] * len(chunk)), params)
-                with self._count_lock:
-                    self._last_id += len(chunk)
-                    self._committing -= len(chunk)
+                self._insert(chunk)
                 outcomes.append(([f for *_, f in chunk], None))
-            except sqlite3.Error as exc:
-                outcomes.append(([f for *_, f in chunk], exc))
+            except Exception as exc:  # nothing of the statement was written: find the records at fault
+                if len(chunk) == 1:
+                    outcomes.append(([chunk[0][3]], exc))
+                    continue
+                for one in chunk:
+                    try:
+                        self._insert([one])
+                        outcomes.append(([one[3]], None))
+                    except Exception as error:
+                        log.warning("an outbox record was refused (%s)", type(error).__name__)
+                        outcomes.append(([one[3]], error))
+        self._answer(batch, outcomes)
+        with self._committed:
+            self._committed.notify_all()
+
+    def _insert(self, chunk: list[tuple[float, str, str, asyncio.Future[bool]]]) -> None:
+        params: list[object] = []
+        for i, (created, event_id, payload, _) in enumerate(chunk, self._last_id + 1):
+            params += (i, created, event_id, payload)
+        self._writer.execute(_INSERT + ",".join(["(?,?,?,?)"] * len(chunk)), params)
+        with self._count_lock:
+            self._last_id += len(chunk)
+            self._committing -= len(chunk)
+
+    @staticmethod
+    def _answer(
+        batch: list[tuple[float, str, str, asyncio.Future[bool]]],
+        outcomes: list[tuple[list[asyncio.Future[bool]], BaseException | None]],
+    ) -> None:
         loop = batch[0][3].get_loop()
         with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown); the rows are committed anyway
             loop.call_soon_threadsafe(_settle, outcomes)
-        with self._committed:
-            self._committed.notify_all()
+
+    def health(self, now: float, stall_seconds: float) -> str:
+        """ "" when the writer works; else why not, in a few fixed words (what ``/readyz`` reports)."""
+        if not self._thread.is_alive():
+            return "" if self._closing else "the outbox writer thread has stopped"
+        started = self._batch_started
+        with self._count_lock:
+            oldest = self._pending[0][0] if self._pending else 0.0
+        if (started and now - started > stall_seconds) or (oldest and now - oldest > stall_seconds):
+            return f"the outbox writer has not committed for over {stall_seconds:g} s"
+        return ""
 
     # The consumer side ------------------------------------------------------------------------
 

@@ -202,6 +202,14 @@ SPECS: tuple[SettingSpec, ...] = (
         "a positive number of seconds",
     ),
     SettingSpec(
+        "stall_seconds",
+        p.float_positive,
+        "60",
+        "/readyz answers 503 when the outbox writer, the pipeline or the GA4 relay has not finished a round "
+        "for this many seconds while work waits for it (or its thread has stopped).",
+        "a positive number of seconds",
+    ),
+    SettingSpec(
         "ga4_measurement_id",
         p.measurement_id,
         "",

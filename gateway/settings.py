@@ -58,6 +58,7 @@ class Settings:
     outbox_sync: str
     pipeline_batch_rows: int
     pipeline_max_delay: float
+    stall_seconds: float
     ga4_measurement_id: str
     ga4_api_secret: Secret
     ga4_origin: str

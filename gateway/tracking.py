@@ -106,7 +106,9 @@ def ga_client_id(cookie: str | None) -> str:
     if not cookie:
         return ""
     parts = cookie.split(".")
-    if len(parts) < 4 or not (parts[-2].isdigit() and parts[-1].isdigit()):
+    # isascii: "²³".isdigit() is True, and headers are read as Latin-1; GA4 takes ASCII digits only
+    if len(parts) < 4 or not (parts[-2].isascii() and parts[-2].isdigit() and parts[-1].isascii()
+                              and parts[-1].isdigit()):  # fmt: skip
         return ""
     return f"{parts[-2]}.{parts[-1]}"
 
@@ -253,7 +255,7 @@ class Edge:
     ) -> tuple[bool | None, dict[str, str]]:
         """(personal, the row's consent map) of a hit; personal is None when it must not be recorded at all."""
         header = hit.headers.get(self._region_header, "") if self._region_header else ""
-        region = self._consent.region(header if len(header) == 2 else "")
+        region = self._consent.region(header if len(header) == 2 and header.isascii() and header.isalpha() else "")
         consent = {"region": region} if region else {}
         if token.mode is Mode.ANONYMOUS or not token.recipient:
             return False, consent

@@ -13,12 +13,22 @@ from dataclasses import dataclass
 import anyio
 import anyio.to_thread
 
-from warehouse import ConfigurationError, MigrationStatus, Warehouse, WarehouseError, migrate, parse_dsn, status
+from warehouse import (
+    ConfigurationError,
+    MigrationStatus,
+    Warehouse,
+    WarehouseError,
+    WarehouseUnavailable,
+    migrate,
+    parse_dsn,
+    status,
+)
 from warehouse.analyst import Analyst
 
+from .redaction import redact
 from .settings import Settings
 
-__all__ = ["WarehouseLink", "WarehouseState"]
+__all__ = ["WarehouseLink", "WarehouseState", "error_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,15 @@ class WarehouseState:
     @property
     def ready(self) -> bool:
         return self.reachable and self.migrations is not None and self.migrations.up_to_date
+
+
+def error_reason(exc: WarehouseError) -> str:
+    """A warehouse error in fixed words (its kind, ClickHouse's code and name): what ``/readyz`` may show.
+
+    The message itself can quote rows or the DSN; it goes to the log, redacted.
+    """
+    kind = "unreachable" if isinstance(exc, WarehouseUnavailable) else "query failed"
+    return f"{kind} ({exc.code} {exc.name})" if exc.code else kind
 
 
 class WarehouseLink:
@@ -69,8 +88,9 @@ class WarehouseLink:
         except WarehouseError as exc:
             if self.target.embedded:
                 raise
-            self.last_error = exc.message
-            log.error("warehouse %r unreachable, retrying every %.0fs: %s", self.target, self._retry, exc.message)
+            self.last_error = error_reason(exc)
+            log.error("warehouse %r unreachable, retrying every %.0fs: %s", self.target, self._retry,
+                      redact(exc.message))  # fmt: skip
 
     async def keep_connected(self) -> None:
         """Runs for the app's lifetime: re-opens the warehouse while it is missing."""
@@ -86,7 +106,8 @@ class WarehouseLink:
         try:
             migrations = await anyio.to_thread.run_sync(status, wh, self._settings.retention_months)
         except WarehouseError as exc:
-            return WarehouseState(False, None, exc.message)
+            log.warning("the warehouse did not answer the readiness check: %s", redact(exc.message))
+            return WarehouseState(False, None, error_reason(exc))
         return WarehouseState(True, migrations)
 
     def close(self) -> None:

@@ -12,15 +12,18 @@ from .errors import (
     MigrationError,
     QueryError,
     QueryRefused,
+    RowsRefused,
     WarehouseError,
     WarehouseUnavailable,
 )
 from .events import EVENT_COLUMN_NAMES, EventRow
 from .migrate import MigrationStatus, migrate, status
+from .quarantine import EVENTS_QUARANTINE, Refused, quarantine
 from .schema import GA4_DELIVERY_COLUMNS, MIGRATIONS, Dialect
 from .writer import EventWriter, batch_token
 
 __all__ = [
+    "EVENTS_QUARANTINE",
     "EVENT_COLUMN_NAMES",
     "GA4_DELIVERY_COLUMNS",
     "MIGRATIONS",
@@ -32,6 +35,8 @@ __all__ = [
     "MigrationStatus",
     "QueryError",
     "QueryRefused",
+    "Refused",
+    "RowsRefused",
     "Target",
     "Warehouse",
     "WarehouseError",
@@ -39,5 +44,6 @@ __all__ = [
     "batch_token",
     "migrate",
     "parse_dsn",
+    "quarantine",
     "status",
 ]

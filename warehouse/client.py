@@ -19,7 +19,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError, ProgrammingError
 
-from .errors import ConfigurationError, QueryError, WarehouseError, WarehouseUnavailable
+from .errors import (
+    REFUSED_INPUT_CODES,
+    ConfigurationError,
+    QueryError,
+    RowsRefused,
+    WarehouseError,
+    WarehouseUnavailable,
+)
 
 __all__ = ["Target", "Warehouse", "parse_dsn"]
 
@@ -72,6 +79,14 @@ def _wrap(exc: BaseException) -> WarehouseError:
     if isinstance(exc, OperationalError | ProgrammingError) and "Code:" not in str(exc):
         return WarehouseUnavailable.from_exception(exc)
     return QueryError.from_exception(exc)
+
+
+def _wrap_insert(exc: BaseException) -> WarehouseError:
+    """An insert's error: ``RowsRefused`` when ClickHouse refused the data itself rather than the statement."""
+    error = _wrap(exc)
+    if isinstance(error, QueryError) and error.code in REFUSED_INPUT_CODES:
+        return RowsRefused(error.message, error.code, error.name)
+    return error
 
 
 class Warehouse:
@@ -187,7 +202,7 @@ class Warehouse:
             try:
                 self._client.insert(table, rows, column_names=list(columns), settings=dict(settings or {}))
             except ClickHouseError as exc:
-                raise _wrap(exc) from None
+                raise _wrap_insert(exc) from None
         return len(rows)
 
     def insert_raw(self, table: str, data: bytes, fmt: str, settings: Mapping[str, Any] | None = None) -> None:
@@ -198,7 +213,7 @@ class Warehouse:
             try:
                 self._client.raw_insert(table, None, data, settings=dict(settings or {}), fmt=fmt)
             except ClickHouseError as exc:
-                raise _wrap(exc) from None
+                raise _wrap_insert(exc) from None
 
     def ping(self) -> bool:
         """True when the warehouse answers a trivial query."""

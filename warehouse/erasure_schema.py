@@ -100,6 +100,10 @@ class ErasureKeys:
         settings = {"distributed_foreground_insert": 1} if self.d.cluster else {}
         self.wh.insert(self.d.qualified(self.name), rows, ["set", "value"], settings)
 
+    def array(self, set_name: str) -> str:
+        """The set's values as one array (a scalar subquery), for conditions ``IN`` cannot say (substrings)."""
+        return f"(SELECT groupArray(`value`) FROM {self.d.qualified(self.name)} WHERE `set` = '{set_name}')"
+
     def isin(self, column: str, set_name: str) -> str:
         """``column IN (the set's values)``; ``set_name`` is one of ours, never user input."""
         return f"{column} IN (SELECT `value` FROM {self.d.qualified(self.name)} WHERE `set` = '{set_name}')"

@@ -248,6 +248,7 @@ def _ga4_deliveries(d: Dialect) -> list[str]:
 from .consent_schema import CONSENT_EVENTS, consent_events  # noqa: E402
 from .erasure_schema import erasure_audit  # noqa: E402
 from .identity_schema import IDENTITY_EDGES, identity_edges  # noqa: E402
+from .quarantine import EVENTS_QUARANTINE, events_quarantine  # noqa: E402
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events table", _initial),
@@ -258,8 +259,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "attribution tables", attribution_tables),
     Migration(7, "attribution views: person keys, paths, credit by day, campaign and model", attribution_views),
     Migration(8, "erasure_audit table", erasure_audit),
+    Migration(9, "events_quarantine table", events_quarantine),
 )
 
 # erasure_audit is left out on purpose: it holds no personal data and is the record that erasures were done
 # (see erasure_schema.py).
-TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES, IDENTITY_EDGES, CONSENT_EVENTS, *ATTRIBUTION_TABLES)
+TTL_TABLES: tuple[Table, ...] = (EVENTS, GA4_DELIVERIES, IDENTITY_EDGES, CONSENT_EVENTS, EVENTS_QUARANTINE,
+                                 *ATTRIBUTION_TABLES)  # fmt: skip

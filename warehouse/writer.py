@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from .client import Warehouse
+from .errors import RowsRefused
 from .events import EventRow
+from .quarantine import Refused
 
 __all__ = ["EventWriter", "batch_token"]
 
@@ -71,11 +73,40 @@ class EventWriter:
         """
         ordered = sorted(rows)
         for start in range(0, len(ordered), self.batch_rows):
-            chunk = ordered[start : start + self.batch_rows]
-            settings = {**self._settings, "insert_deduplication_token": batch_token(i for i, _ in chunk)}
-            data = "\n".join(text for _, text in chunk).encode()
-            self._wh.insert_raw(self._table, data, "JSONCompactEachRow", settings)
+            self._insert(ordered[start : start + self.batch_rows])
         return len(ordered)
+
+    def write_isolating(self, rows: Sequence[tuple[str, str]]) -> list[Refused]:
+        """``write_json``, except that the rows the warehouse refuses for their data are returned, not raised.
+
+        A refused chunk is halved until each refused row is alone (a few inserts per bad row: log2 of the
+        chunk). The halves are cut from the sorted rows and carry their own deduplication tokens, so the same
+        batch retried after a crash cuts the same halves and is dropped again; a batch cut differently is
+        collapsed by the table's engine. Any other error (the warehouse down, a timeout) is raised: nothing is
+        set apart while the warehouse itself is failing.
+        """
+        ordered = sorted(rows)
+        refused: list[Refused] = []
+        for start in range(0, len(ordered), self.batch_rows):
+            self._isolate(ordered[start : start + self.batch_rows], refused)
+        return refused
+
+    def _isolate(self, chunk: Sequence[tuple[str, str]], refused: list[Refused]) -> None:
+        try:
+            self._insert(chunk)
+        except RowsRefused as exc:
+            if len(chunk) == 1:
+                event_id, payload = chunk[0]
+                refused.append(Refused(event_id, payload, exc.code, exc.name, exc.message))
+                return
+            middle = len(chunk) // 2
+            self._isolate(chunk[:middle], refused)
+            self._isolate(chunk[middle:], refused)
+
+    def _insert(self, chunk: Sequence[tuple[str, str]]) -> None:
+        settings = {**self._settings, "insert_deduplication_token": batch_token(i for i, _ in chunk)}
+        data = "\n".join(text for _, text in chunk).encode()
+        self._wh.insert_raw(self._table, data, "JSONCompactEachRow", settings)
 
     def add(self, row: EventRow) -> int:
         """Buffer one row; flush (returning the rows written) when the batch is full or old enough."""

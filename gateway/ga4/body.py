@@ -1,7 +1,8 @@
 """Validating a raw Measurement Protocol body, as Google's validation server receives it.
 
-Two things only the text shows: invalid JSON, and names given twice in one object (parsing keeps
-the last one silently). Everything else is ``validate`` on the parsed body with its real size.
+Three things only the text shows: invalid JSON, what no store can keep (a lone surrogate from a
+``\ud800`` escape, nesting past ``gateway.bodies.MAX_DEPTH``), and names given twice in one object
+(parsing keeps the last one silently). Everything else is ``validate`` on the parsed body with its real size.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..bodies import json_problem
 from .validate import DEFAULT_LIMITS, Code, Limits, ValidationMessage, validate
 
 __all__ = ["validate_text"]
@@ -41,6 +43,9 @@ def validate_text(
         payload = json.loads(body, object_pairs_hook=remember_duplicates, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return [ValidationMessage("", f"the body is not valid JSON: {exc}", Code.VALUE_INVALID)]
+    problem = json_problem(payload)  # what no store can keep: lone surrogates, nesting past the door's bound
+    if problem is not None:
+        return [ValidationMessage(problem[0], problem[1], Code.VALUE_INVALID)]
     size = len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
     messages = [ValidationMessage(path, "this name is given more than once", Code.NAME_DUPLICATED)
                 for path in _duplicate_paths(payload, seen)]  # fmt: skip

@@ -37,6 +37,7 @@ from warehouse import EventRow, WarehouseError
 from ..metrics import Metrics
 from ..outbox import Outbox
 from ..pipeline import deprioritize_this_thread
+from ..redaction import described, redact
 from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
@@ -109,7 +110,8 @@ class Relay:
         self.hold = threading.Lock()
         self.queued = 0
         self._narrowing = Narrowing(config.limits, config.expired, builder.withdrawn, metrics, self._dequeued)
-        self.last_error = ""
+        self.last_error = ""  # a fixed reason (HTTP 503, transport error, intake: TypeError): /readyz shows it
+        self._progress = time.time()  # when an intake round last completed (the heartbeat)
         metrics.describe("ga4gw_ga4_events_total", "MP events by outcome: sent, dead, skipped")
         metrics.describe("ga4gw_ga4_requests_total", "MP requests by answer: 2xx, 429, 5xx, 4xx, transport")
         metrics.gauge("ga4gw_ga4_queued_requests", "MP requests waiting in the delivery ledger", lambda: self.queued)
@@ -129,6 +131,17 @@ class Relay:
                 loop.call_soon_threadsafe(stopping.set)
         self._thread.join(timeout + 5)
 
+    def health(self, now: float, stall_seconds: float) -> str:
+        """ "" when the relay takes what the outbox holds; else why not, in a few fixed words (for ``/readyz``).
+
+        Its position holds outbox rows until it passed them: a relay that stopped taking would fill the outbox.
+        """
+        if not self._thread.is_alive():
+            return "" if self._stop_requested or self._thread.ident is None else "the GA4 relay thread has stopped"
+        if self._outbox.pending(CONSUMER) and now - self._progress > stall_seconds:
+            return f"the GA4 relay has not taken events for over {stall_seconds:g} s"
+        return ""
+
     def _run(self) -> None:
         deprioritize_this_thread()  # relaying can wait a few milliseconds; answering people cannot
         # The relay must never take the gateway down, nor stop for good: its consumer position holds the
@@ -137,8 +150,8 @@ class Relay:
             try:
                 asyncio.run(self._main())
             except Exception as exc:
-                self.last_error = f"relay: {exc}"
-                log.exception("the GA4 relay failed; starting it again in 5 s")
+                self.last_error = f"relay: {type(exc).__name__}"
+                log.error("the GA4 relay failed; starting it again in 5 s: %s", described(exc))
                 time.sleep(5)
             else:
                 return
@@ -177,13 +190,15 @@ class Relay:
     async def _intake_loop(self, ledger: Ledger) -> None:
         while not await self._pause(self.config.batch_delay):
             if not self.hold.acquire(blocking=False):  # an erasure is sweeping the stores: the next round
+                self._progress = time.time()
                 continue
             try:
                 while self.intake(ledger) >= _READ:
                     pass
-            except Exception as exc:  # a bad row must not stop the relay; it stays in the outbox
-                self.last_error = f"intake: {exc}"
-                log.exception("GA4 intake failed")
+                self._progress = time.time()
+            except Exception as exc:  # the loop goes on; what failed stays in the outbox for the next round
+                self.last_error = f"intake: {type(exc).__name__}"
+                log.error("GA4 intake failed: %s", described(exc))
             finally:
                 self.hold.release()
 
@@ -203,8 +218,8 @@ class Relay:
         for record in records:
             try:
                 built = self._builder.build(EventRow.from_json(record.payload))
-            except (ValueError, TypeError, KeyError, IndexError) as exc:  # one bad row must not hold the rest
-                error = {"fieldPath": "", "description": f"cannot read the stored event: {exc}",
+            except Exception as exc:  # one bad row must not hold the rest
+                error = {"fieldPath": "", "description": f"cannot read the stored event: {type(exc).__name__}",
                          "validationCode": "VALUE_INVALID"}  # fmt: skip
                 dead.append(DeadLetter(record.event_id, "invalid", [error], {"raw": record.payload[:2000]},
                                        record.created))  # fmt: skip
@@ -298,7 +313,7 @@ class Relay:
         try:
             response = await client.post(due.body.encode())
         except SendFailed as failure:  # ambiguous: the body may have arrived, so a retry may duplicate it (counted)
-            self._retry(ledger, due, 0, str(failure), ambiguous=failure.ambiguous)
+            self._retry(ledger, due, 0, redact(str(failure), 300), ambiguous=failure.ambiguous)
             self._metrics.inc("ga4gw_ga4_requests_total", answer="transport")
             return
         status = response.status
@@ -320,10 +335,11 @@ class Relay:
     def _retry(
         self, ledger: Ledger, due: Due, status: int, error: str, *, ambiguous: bool, after: float | None = None
     ) -> None:
+        reason = error if error.startswith("HTTP ") else "transport error"  # /readyz: fixed words only
         if after is None:  # exponential backoff with jitter: 1, 2, 4 ... seconds, capped, times 0.5 to 1
             base = min(1.0, self.config.max_backoff)
             after = min(self.config.max_backoff, base * 2 ** min(due.attempts - 1, 30)) * random.uniform(0.5, 1.0)  # noqa: S311
-        self.last_error = error
+        self.last_error = reason
         ledger.retry(due.id, after=after, status=status, error=error, ambiguous=ambiguous)
 
     def _dequeued(self) -> None:

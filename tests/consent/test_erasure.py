@@ -16,7 +16,7 @@ from consent import (
     record_audit,
     subject_events,
 )
-from warehouse import EVENT_COLUMN_NAMES, EventRow, Warehouse, migrate
+from warehouse import EVENT_COLUMN_NAMES, EventRow, Refused, Warehouse, migrate, quarantine
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # inside the retention TTL
 
@@ -96,6 +96,8 @@ def test_erase_subject_deletes_every_row_naming_the_person_and_only_those(wareho
         ["conversion_id", "conversion_time", "person_key", "touch_event_id"],
     )
 
+    refused = [row("q1", recipient="sub-ann"), row("q2", recipient="sub-bob")]  # set apart by the pipeline
+    quarantine(warehouse, [Refused(r.event_id, r.to_json(), 69, "ARGUMENT_OUT_OF_BOUND", "") for r in refused], NOW)
     ids, transactions = subject_events(warehouse, ANN)
     assert ids == {"e1", "e3", "e4"}
     assert transactions == {"T1"}
@@ -106,8 +108,10 @@ def test_erase_subject_deletes_every_row_naming_the_person_and_only_those(wareho
         "ga4_deliveries": 1,
         "consent_events": 2,
         "identity_edges": 2,
+        "events_quarantine": 1,
         "events": 3,
     }
+    assert warehouse.rows("SELECT event_id FROM events_quarantine") == [("q2",)]
     assert sorted(r[0] for r in warehouse.rows("SELECT event_id FROM events")) == ["e2", "e5"]
     assert warehouse.rows("SELECT a_value FROM identity_edges") == [("rc_k1_bob",)]
     assert sorted(r[0] for r in warehouse.rows("SELECT subject FROM consent_events")) == ["9.9", "em_k1_bob"]

@@ -99,7 +99,7 @@ def test_invalid_requests_name_the_field(live_gateway: LiveGateway, body: dict[s
 
 
 def test_bodies_that_are_not_json_or_too_large(live_gateway: LiveGateway) -> None:
-    headers = {"authorization": f"Bearer {live_gateway.token('links:write')}"}
+    headers = {"authorization": f"Bearer {live_gateway.token('links:write')}", "content-type": "application/json"}
     not_json = httpx.post(live_gateway.url + "/v1/links", content=b"{nope", headers=headers)
     assert not_json.status_code == 400
     huge = httpx.post(live_gateway.url + "/v1/links", content=b"x" * (3 * 1024 * 1024), headers=headers)

@@ -95,3 +95,23 @@ def test_forget_deletes_matching_rows_whatever_consumer_passed_them_and_skips_er
     outbox.close()
     rows = sqlite3.connect(tmp_path / "o.sqlite3").execute("SELECT payload FROM outbox ORDER BY id").fetchall()
     assert rows == [("keep-1",), ("keep-4",), ("keep-ann-6",)]
+
+
+def test_a_record_sqlite_cannot_encode_fails_alone_and_the_writer_goes_on(tmp_path: Path) -> None:
+    """Issue 11, critical 3: a lone surrogate once ended the writer thread, and every click after it hung."""
+    outbox = Outbox(tmp_path / "o.sqlite3")
+
+    async def run() -> list[object]:
+        futures = [outbox.append(f"id-{p}", p) for p in ("before", "bad \ud800", "after")]
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
+    before, bad, after = asyncio.run(run())
+    assert before is True
+    assert after is True
+    assert isinstance(bad, UnicodeEncodeError)
+    assert _append_all(outbox, ["later"]) == [True]  # the thread still takes records
+    assert [r.payload for r in outbox.read("warehouse", 10)] == ["before", "after", "later"]
+    assert [r.id for r in outbox.read("warehouse", 10)] == [1, 2, 3]  # no id went to the refused record
+    assert outbox.health(0.0, 60) == ""
+    outbox.close()
+    assert outbox.health(0.0, 60) == ""  # stopped on purpose: not a problem

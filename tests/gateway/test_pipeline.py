@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,42 @@ def test_stop_ships_what_is_pending(flow: tuple[Outbox, WarehouseLink, Pipeline,
     pipeline.stop()
     assert outbox.pending("warehouse") == 0
     assert _stored(link) == 7
+
+
+def test_a_row_the_warehouse_refuses_is_quarantined_and_the_rest_ships(
+    flow: tuple[Outbox, WarehouseLink, Pipeline, Metrics],
+) -> None:
+    outbox, link, pipeline, metrics = flow
+    now = datetime.now(UTC)
+    poison = EventRow("poison", now, now, "purchase", "server", value=Decimal("1E+30"), transaction_id="T-P",
+                      url="https://shop.example/?m=ann.q@example.com")  # fmt: skip
+
+    async def run() -> None:
+        assert await outbox.append(poison.event_id, poison.to_json())
+
+    _append(outbox, 3)
+    asyncio.run(run())
+    _append(outbox, 3)
+    _eventually(lambda: outbox.pending("warehouse") == 0, "the outbox to drain past the poison row")
+    assert _stored(link) == 6
+    assert link.warehouse is not None
+    assert link.warehouse.rows("SELECT event_id, error_code FROM events_quarantine") == [("poison", 69)]
+    assert pipeline.state().quarantined == 1
+    assert pipeline.state().shipped == 6
+    assert metrics.get("ga4gw_warehouse_quarantined_total") == 1
+    assert pipeline.state().last_error == ""
+
+
+def test_health_reports_a_pipeline_that_stores_nothing_while_events_wait(
+    flow: tuple[Outbox, WarehouseLink, Pipeline, Metrics],
+) -> None:
+    outbox, link, pipeline, _ = flow
+    assert pipeline.health(time.time(), 0.5) == ""
+    link.close()  # nothing can be stored from now on
+    _append(outbox, 5)
+    _eventually(lambda: pipeline.state().last_error != "", "the pipeline to notice")
+    assert pipeline.state().last_error == "the warehouse is not connected"  # fixed words, no text from elsewhere
+    _eventually(lambda: pipeline.health(time.time(), 0.5) != "", "the stall to show")
+    assert pipeline.health(time.time(), 0.5) == "the pipeline has not stored a batch for over 0.5 s"
+    asyncio.run(link.open())
+    _eventually(lambda: pipeline.health(time.time(), 0.5) == "", "the pipeline to recover")

@@ -3,7 +3,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from warehouse import EVENT_COLUMN_NAMES, EventRow, EventWriter, Warehouse, batch_token, migrate
+import pytest
+
+from warehouse import (
+    EVENT_COLUMN_NAMES,
+    EventRow,
+    EventWriter,
+    QueryError,
+    RowsRefused,
+    Warehouse,
+    batch_token,
+    migrate,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -97,3 +108,28 @@ def test_buffer_flushes_by_size_and_by_age(warehouse: Warehouse) -> None:
     assert writer.flush() == 1
     assert writer.buffered == 0
     assert warehouse.scalar("SELECT count() FROM events") == 4
+
+
+def test_rows_the_warehouse_refuses_are_set_apart_and_the_rest_stored_once(warehouse: Warehouse) -> None:
+    """Issue 11, high 4: one row worth 1e30 made every insert of its batch fail, for good."""
+    migrate(warehouse)
+    rows = [_row(i) for i in range(50)]
+    texts = [(r.event_id, r.to_json()) for r in rows]
+    texts[7] = (rows[7].event_id, _row(7, value=Decimal("1E+30")).to_json())
+    texts[31] = (rows[31].event_id, texts[31][1].replace('"17', '"', 1))  # a time before 1973: unreadable
+    writer = EventWriter(warehouse, batch_rows=1000)
+    refused = writer.write_isolating(texts)
+    assert [(r.event_id, r.code) for r in refused] == [("ev-00007", 69), ("ev-00031", 41)]
+    assert refused[0].name == "ARGUMENT_OUT_OF_BOUND"
+    assert refused[0].payload == texts[7][1]
+    assert warehouse.scalar("SELECT count() FROM events") == 48
+    again = writer.write_isolating(texts)  # the same halves, the same tokens: nothing stored twice
+    assert [r.event_id for r in again] == ["ev-00007", "ev-00031"]
+    assert warehouse.scalar("SELECT count() FROM events") == 48
+
+
+def test_an_insert_that_fails_for_another_reason_is_raised_not_set_apart(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    with pytest.raises(QueryError) as failed:
+        EventWriter(warehouse, table="no_such_table").write_isolating([("ev-1", _row(1).to_json())])
+    assert not isinstance(failed.value, RowsRefused)

@@ -161,7 +161,8 @@ def test_malformed_events_get_a_4xx_naming_each_field_and_nothing_is_stored(rela
     assert reserved.status_code == 422
     assert "NAME_RESERVED" in reserved.json()["fields"]["events[0].params._secret"]
     assert httpx.post(gw.url + "/v1/events", content=b"{oops").status_code == 401
-    not_json = httpx.post(gw.url + "/v1/events", content=b"{oops", headers={"authorization": f"Bearer {token}"})
+    not_json = httpx.post(gw.url + "/v1/events", content=b"{oops",
+                          headers={"authorization": f"Bearer {token}", "content-type": "application/json"})  # fmt: skip
     assert not_json.status_code == 400
     wrong_scope = post_events(gw, [{"name": "page_view", "client_id": "1.2"}], gw.token("links:write"))
     assert wrong_scope.status_code == 403

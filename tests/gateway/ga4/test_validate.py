@@ -249,7 +249,10 @@ def test_each_rule_names_its_field_and_code_and_nothing_else(
         (["events", 0, "params", "p" * 40], "v" * 100),
         (["events", 0, "params"], None),  # params are optional
         (["events", 1, "params", "items", 0], {"item_name": "Shoe", **{f"c{i}": i for i in range(10)}}),
-        (["events", 1, "params", "items", 0], {**dict.fromkeys(STANDARD_ITEM_FIELDS, "x"), "c0": 1}),
+        (
+            ["events", 1, "params", "items", 0],
+            {**dict.fromkeys(STANDARD_ITEM_FIELDS, "x"), "price": "9.99", "quantity": 2, "c0": 1},
+        ),
         (["timestamp_micros"], MICROS - 72 * HOUR),
         (["timestamp_micros"], MICROS + 60_000_000),  # a sender's clock slightly ahead
         (["timestamp_micros"], str(MICROS)),  # the integer may come as a string
@@ -551,6 +554,8 @@ _text = st.text(st.characters(codec="utf-8"), max_size=100)
 _micros = st.integers(MICROS - 72 * HOUR, MICROS + 60_000_000)
 _timestamps = _micros | _micros.map(str)
 _scalars = _text | st.integers(-(10**15), 10**15) | st.floats(allow_nan=False, allow_infinity=False) | st.booleans()
+_AMOUNT_NAMES = ("value", "price", "quantity")  # numbers the warehouse can keep (amount_problem)
+_amounts = st.integers(-(10**11), 10**11) | st.floats(-1e11, 1e11) | st.decimals(-(10**11), 10**11, places=2).map(str)
 _custom_item_params = st.dictionaries(_param_names.filter(lambda n: n not in STANDARD_ITEM_FIELDS), _scalars,
                                       max_size=10)  # fmt: skip
 _items = st.lists(
@@ -558,14 +563,16 @@ _items = st.lists(
         lambda key, ident, standard, custom: {**custom, **standard, key: ident},
         st.sampled_from(["item_id", "item_name"]),
         st.text(min_size=1, max_size=100),
-        st.dictionaries(st.sampled_from(sorted(STANDARD_ITEM_FIELDS)), _scalars, max_size=5),
+        st.dictionaries(st.sampled_from(sorted(STANDARD_ITEM_FIELDS - set(_AMOUNT_NAMES))), _scalars, max_size=5)
+        | st.dictionaries(st.sampled_from(["price", "quantity"]), _amounts, max_size=2),
         _custom_item_params,
     ),
     max_size=5,
 )
 _params = st.builds(
     lambda params, items: {**params, **({"items": items} if items is not None else {})},
-    st.dictionaries(_param_names, _scalars, max_size=24),
+    st.dictionaries(_param_names.filter(lambda n: n not in _AMOUNT_NAMES), _scalars, max_size=23)
+    | st.dictionaries(st.just("value"), _amounts, max_size=1),
     st.none() | _items,
 )
 _events = st.lists(
@@ -768,3 +775,27 @@ def test_breaking_one_field_past_its_limit_is_reported_there(
     path, code = mutate(payload, data)
     found = {(m.field_path, m.code) for m in validate(payload, now=NOW)}
     assert (path, code) in found
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("bad", Code.VALUE_INVALID),  # Google takes it and counts a purchase worth nothing; we refuse it
+        ([1], Code.VALUE_INVALID),
+        (1e12, Code.VALUE_OUT_OF_BOUNDS),  # the warehouse keeps Decimal(18, 6)
+        (-1e30, Code.VALUE_OUT_OF_BOUNDS),
+        ("1e400", Code.VALUE_OUT_OF_BOUNDS),
+        ("NaN", Code.VALUE_INVALID),
+    ],
+)
+def test_amounts_must_be_numbers_the_warehouse_can_keep(value: Any, code: Code) -> None:
+    for path in (["events", 0, "params", "value"], ["events", 1, "params", "items", 0, "price"],
+                 ["events", 1, "params", "items", 0, "quantity"]):  # fmt: skip
+        [message] = validate(_with(path, value), now=NOW)
+        assert message.code is code
+        assert message.field_path == ".".join(str(p) for p in path).replace(".0.", "[0].").replace(".1.", "[1].")
+
+
+@pytest.mark.parametrize("value", [59.9, 0, -5, "59.90", " 12 ", 999_999_999_999.99, "999999999999.999999"])
+def test_amounts_that_fit_pass(value: Any) -> None:
+    assert validate(_with(["events", 0, "params", "value"], value), now=NOW) == []
