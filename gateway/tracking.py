@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_plus
@@ -26,6 +27,7 @@ from urllib.parse import quote, unquote_plus
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from identity import LandingTokens, Pseudonymizer
+from identity.personal import PersonalData
 from warehouse import EventRow
 
 from .consent_link import ConsentLink
@@ -154,6 +156,7 @@ class Edge:
         self._drop_untracked = settings.consent_untracked == "drop"
         self._signer = signer
         self._pseudonymizer = pseudonymizer
+        self._personal = PersonalData(pseudonymizer)
         self._landing = landing
         self._classifier = classifier
         self.outbox: Outbox | None = None  # opened by the app's lifespan
@@ -162,6 +165,10 @@ class Edge:
         metrics.describe("ga4gw_bad_tokens_total", "Requests whose token was malformed, tampered or unknown")
         metrics.describe("ga4gw_hits_dropped_total", "Hits answered but not recorded (outbox full or failing)")
         metrics.describe("ga4gw_hits_untracked_total", "Personal hits recorded anonymously or not at all (no consent)")
+        metrics.describe(
+            "ga4gw_personal_data_replaced_total",
+            "Emails and phone numbers found in stored params or URLs and replaced by their pseudonyms",
+        )
 
     async def __call__(self, scope: Scope, send: Send) -> None:
         """Answer a request under ``/o/`` or ``/c/`` (``EdgeDispatch`` routes them here)."""
@@ -328,7 +335,7 @@ class Edge:
             link_id=token.link_id,
             verdict=verdict.kind.value,
             verdict_reasons=(*verdict.reasons, "link_expired") if extra.get("expired") else verdict.reasons,
-            url=token.url,
+            url=self._stored_url(token.url, source),
             consent=consent,
             params=params,
             recipient=recipient,
@@ -336,6 +343,16 @@ class Edge:
             ip_truncated=ip_truncated,
             user_agent=user_agent,
         )
+
+    def _stored_url(self, url: str, kind: str) -> str:
+        """The destination as the warehouse keeps it: a sender may have put ``?email=`` in it (a merge tag)."""
+        if not self._personal.suspect(url):  # the usual case: a few substring tests
+            return url
+        found: Counter[str] = Counter()
+        url = self._personal.text(url, found)
+        for what, count in found.items():
+            self._metrics.inc("ga4gw_personal_data_replaced_total", count, kind=what, route=kind)
+        return url
 
     async def _commit(self, row: EventRow, kind: str) -> None:
         assert self.outbox is not None, "the app's lifespan opens the outbox before any request"
