@@ -46,6 +46,7 @@ from .metrics import Metrics
 from .metrics import routes as metrics_routes
 from .outbox import Outbox
 from .pipeline import Pipeline
+from .redemptions import Redemptions
 from .scheduler import NightlyAttribution
 from .settings import Settings
 from .tracking import Edge, EdgeDispatch
@@ -150,7 +151,7 @@ def create_app(settings: Settings) -> Starlette:
     keys = load_keyrings(settings)
     authority = TokenAuthority(keys.api)
     pseudonymizer = Pseudonymizer(keys.pseudonym.keys)
-    signer = LinkSigner(keys.signing, settings.public_url, pseudonymizer)
+    signer = LinkSigner(keys.signing, settings.public_url, pseudonymizer, settings.link_destinations)
     metrics = Metrics()
     link = WarehouseLink(settings)
     landing_tokens = LandingTokens(keys.signing.keys, settings.landing_token_ttl)
@@ -179,6 +180,8 @@ def create_app(settings: Settings) -> Starlette:
         )
         edge.outbox = outbox
         app.state.outbox = outbox
+        redemptions = Redemptions(settings.data_dir / "landing_redeemed.sqlite3")
+        app.state.redemptions = redemptions
         ledger_path = settings.data_dir / "ga4_ledger.sqlite3"
         lookups = Ledger(ledger_path)  # the ingest routes' own connection, for purchase de-duplication
         app.state.transactions = ingest.TransactionIndex(lookups)
@@ -224,6 +227,7 @@ def create_app(settings: Settings) -> Starlette:
                 await anyio.to_thread.run_sync(pipeline.stop)
                 outbox.close()
                 lookups.close()
+                redemptions.close()
                 link.close()
 
     app = Starlette(

@@ -6,13 +6,22 @@
     |   +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
     |   +-- ScopeMissing          valid token without the scope the route needs
     +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
+    +-- DestinationRefused        a link to a host outside GA4GW_LINK_DESTINATIONS (also a ValueError)
 
 HTTP mapping happens once, in ``gateway.app``.
 """
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "GatewayError", "InvalidRequest", "ScopeMissing", "SettingsError", "TokenInvalid"]
+__all__ = [
+    "AuthError",
+    "DestinationRefused",
+    "GatewayError",
+    "InvalidRequest",
+    "ScopeMissing",
+    "SettingsError",
+    "TokenInvalid",
+]
 
 
 class GatewayError(Exception):
@@ -56,3 +65,12 @@ class InvalidRequest(GatewayError):
         self.detail = detail
         self.fields = fields or {}
         self.status = status
+
+
+class DestinationRefused(GatewayError, ValueError):
+    """A link's destination host is not in ``GA4GW_LINK_DESTINATIONS``; ``url`` is the destination."""
+
+    def __init__(self, url: str, host: str) -> None:
+        super().__init__(f"links may not lead to {host or 'a URL without a host'} (GA4GW_LINK_DESTINATIONS)")
+        self.url = url
+        self.host = host

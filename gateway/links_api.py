@@ -22,9 +22,10 @@ from identity import Pseudonymizer
 
 from .auth import authenticate
 from .bodies import read_json
-from .errors import InvalidRequest
+from .domains import host_allowed, host_of
+from .errors import DestinationRefused, InvalidRequest
 from .keys import load_keyrings
-from .links import LinkSigner, LinkToken, Mode, TokenKind
+from .links import MAX_FIELD, LinkSigner, LinkToken, Mode, TokenKind
 from .rewrite import RewriteResult, rewrite_html
 from .settings import Settings
 
@@ -38,7 +39,7 @@ _MODES = {"anonymous": Mode.ANONYMOUS, "pseudonymous": Mode.PSEUDONYMOUS, "ident
 def build_link_signer(settings: Settings) -> LinkSigner:
     """The signer the gateway uses, from the settings' keyrings (for the CLI and the sending module's code)."""
     keys = load_keyrings(settings)
-    return LinkSigner(keys.signing, settings.public_url, Pseudonymizer(keys.pseudonym.keys))
+    return LinkSigner(keys.signing, settings.public_url, Pseudonymizer(keys.pseudonym.keys), settings.link_destinations)
 
 
 def _base_token(
@@ -134,20 +135,37 @@ def _sent_at(value: object, errors: dict[str, str]) -> int | None:
     return None
 
 
+def _url_problem(url: object, destinations: tuple[str, ...]) -> str | None:
+    if not _is_absolute(url):
+        return "not an absolute http(s) URL"
+    assert isinstance(url, str)
+    if len(url.strip()) > MAX_FIELD:
+        return f"at most {MAX_FIELD} characters"
+    if not url.strip().isprintable():
+        return "holds a control character"
+    if destinations and not host_allowed(host := host_of(url.strip()), destinations):
+        return f"links may not lead to {host} (allowed: {', '.join(destinations)}; GA4GW_LINK_DESTINATIONS)"
+    return None
+
+
 def _parse(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Check every field and collect all problems at once, so the sender fixes them in one go."""
+    """Check every field and collect all problems at once, so the sender fixes them in one go.
+
+    Every string a token carries is checked here against what the signer takes (length, no control
+    characters), so a field it would refuse is a 422 naming the field, never a 500.
+    """
     errors: dict[str, str] = {}
     campaign = body.get("campaign")
-    if not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 128:
-        errors["campaign"] = "required: a string of 1 to 128 characters"
+    if not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 128 or not campaign.isprintable():
+        errors["campaign"] = "required: a string of 1 to 128 printable characters"
     mode = _MODES.get(str(body.get("mode", "pseudonymous")))
     if mode is None:
         errors["mode"] = f"one of {', '.join(_MODES)}"
     strings = {}
     for name in ("recipient", "email", "variant"):
         value = body.get(name, "")
-        if not isinstance(value, str) or len(value) > 256:
-            errors[name] = "a string of at most 256 characters"
+        if not isinstance(value, str) or len(value) > 256 or not value.isprintable():
+            errors[name] = "a string of at most 256 printable characters"
         strings[name] = value if isinstance(value, str) else ""
     if strings["email"] and "@" not in strings["email"]:
         errors["email"] = "not an email address"
@@ -164,8 +182,8 @@ def _parse(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
             errors["urls"] = f"a list of 1 to {_MAX_URLS} URLs"
         else:
             for i, url in enumerate(urls):
-                if not _is_absolute(url):
-                    errors[f"urls.{i}"] = "not an absolute http(s) URL"
+                if problem := _url_problem(url, settings.link_destinations):
+                    errors[f"urls.{i}"] = problem
     elif not isinstance(html, str):
         errors["html"] = "a string"
     track_unsubscribe = body.get("track_unsubscribe", settings.track_unsubscribe)
@@ -202,7 +220,12 @@ async def create_links(request: Request) -> JSONResponse:
             for i, (u, t) in enumerate(zip(fields["urls"], tracked, strict=True), 1)
         ]
         return JSONResponse({"links": links, "pixel": pixel})
-    result, pixel = tracked_html(signer, fields["html"], track_unsubscribe=fields["track_unsubscribe"], **common)
+    try:
+        result, pixel = tracked_html(signer, fields["html"], track_unsubscribe=fields["track_unsubscribe"], **common)
+    except DestinationRefused as exc:
+        raise InvalidRequest("a link in the HTML leads outside GA4GW_LINK_DESTINATIONS", {"html": str(exc)}) from None
+    except ValueError as exc:  # a link the signer cannot carry (too long, a control character)
+        raise InvalidRequest("a link in the HTML cannot be tracked", {"html": str(exc)}) from None
     links = [{"link_id": link.link_id, "url": link.original, "tracked": link.tracked} for link in result.links]
     return JSONResponse({"html": result.html, "links": links, "pixel": pixel})
 

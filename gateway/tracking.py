@@ -31,6 +31,7 @@ from identity.personal import PersonalData
 from warehouse import EventRow
 
 from .consent_link import ConsentLink
+from .domains import host_allowed, host_of, landing_domains
 from .links import BadToken, LinkSigner, LinkToken, Mode, TokenKind
 from .machine import Classifier, Hit, Verdict
 from .metrics import Metrics
@@ -122,6 +123,8 @@ def landing_url(destination: str, params: dict[str, str], *, override: bool, lan
     """``destination`` with ``params`` added (kept when present unless ``override``) and the landing token.
 
     The existing query is kept byte for byte (only overridden pairs are removed), and so is the fragment.
+    ``landing`` is (parameter, token); a token of "" adds none, and a landing parameter already in the
+    destination is always removed (only the gateway puts one there).
     """
     base, hash_mark, fragment = destination.partition("#")
     path, _, query = base.partition("?")
@@ -133,8 +136,9 @@ def landing_url(destination: str, params: dict[str, str], *, override: bool, lan
     else:
         names = set()
     pairs += [f"{k}={_quote(v)}" for k, v in params.items() if v and (override or k not in names)]
-    pairs.append(f"{landing[0]}={_quote(landing[1])}")
-    return f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}"
+    if landing[1]:
+        pairs.append(f"{landing[0]}={_quote(landing[1])}")
+    return f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}" if pairs else f"{path}{hash_mark}{fragment}"
 
 
 class Edge:
@@ -158,6 +162,7 @@ class Edge:
         self._pseudonymizer = pseudonymizer
         self._personal = PersonalData(pseudonymizer)
         self._landing = landing
+        self._landing_domains = landing_domains(settings.landing_domains, settings.public_url)
         self._classifier = classifier
         self.outbox: Outbox | None = None  # opened by the app's lifespan
         self._metrics = metrics
@@ -233,13 +238,15 @@ class Edge:
         anonymous = token.mode is Mode.ANONYMOUS or not token.recipient
         pseudonym = "" if anonymous else self._pseudonymizer.pseudonym("rc", token.recipient)
         personal, consent = self._tracking(hit, token, "click", pseudonym) if hit.method == "GET" else (None, {})
-        lt = self._landing.issue(
-            recipient_pseudonym=pseudonym if personal else "",
-            campaign_id=token.campaign_id,
-            link_id=token.link_id,
-            event_id=event_id,
-            now=now,
-        )
+        lt = ""  # only the shop's own sites get a token (GA4GW_LANDING_DOMAINS): never a third party
+        if host_allowed(host_of(token.url), self._landing_domains):
+            lt = self._landing.issue(
+                recipient_pseudonym=pseudonym if personal else "",
+                campaign_id=token.campaign_id,
+                link_id=token.link_id,
+                event_id=event_id,
+                now=now,
+            )
         utm = {
             "utm_source": settings.utm_source,
             "utm_medium": "email",
