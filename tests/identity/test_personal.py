@@ -130,3 +130,10 @@ def test_replacing_twice_changes_nothing_more(text: str, key: str) -> None:
 def test_ids_prices_and_times_are_never_taken_for_personal_data(text: str) -> None:
     assert _scrub(text) == (text, {})
     assert _scrub(f"https://shop.example/o?order={text}") == (f"https://shop.example/o?order={text}", {})
+
+
+def test_an_address_glued_to_another_at_sign_is_replaced_once_and_for_all() -> None:
+    once, found = _scrub("a@b.de@c.com")
+    assert found == {"email": 1}
+    assert "b.de@c.com" not in once
+    assert _scrub(once) == (once, {})
