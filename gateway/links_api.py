@@ -7,6 +7,7 @@ pseudonym is used; it never travels in a URL), and either URLs or a whole HTML b
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,6 +34,7 @@ __all__ = ["build_link_signer", "routes", "tracked_html", "tracked_links"]
 
 _MAX_BODY = 2 * 1024 * 1024 + 64 * 1024  # a 2 MiB HTML body plus its JSON envelope
 _MAX_URLS = 1000
+_LAST_SENT_AT = 4_102_444_800  # 2100-01-01
 _MODES = {"anonymous": Mode.ANONYMOUS, "pseudonymous": Mode.PSEUDONYMOUS, "identified": Mode.IDENTIFIED}
 
 
@@ -122,16 +124,20 @@ def _is_absolute(url: object) -> bool:
 
 
 def _sent_at(value: object, errors: dict[str, str]) -> int | None:
+    """Epoch seconds of the send; bounded, because the edge turns it into a datetime on every hit."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value) if math.isfinite(value) else None
+    elif isinstance(value, str):
         try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            pass
-    errors["sent_at"] = "expected an ISO-8601 time or epoch seconds"
+            seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except (ValueError, OverflowError):
+            seconds = None
+    if seconds is not None and 0 < seconds < _LAST_SENT_AT:
+        return int(seconds)
+    errors["sent_at"] = "expected an ISO-8601 time or epoch seconds, before 2100"
     return None
 
 

@@ -108,11 +108,17 @@ def test_links_answer_422_naming_the_field_never_500(gw: LiveGateway) -> None:
         ({"recipient": "sub\x1f1", "urls": ["https://shop.example/"]}, "recipient"),
         ({"variant": "B\x1f", "urls": ["https://shop.example/"]}, "variant"),
         ({"html": f'<a href="{long_url}">x</a>'}, "html"),
+        ({"sent_at": 1e300, "urls": ["https://shop.example/"]}, "sent_at"),  # every later hit would fail
+        ({"sent_at": "9999-12-31T23:59:59Z", "urls": ["https://shop.example/"]}, "sent_at"),
     ]
     for fields, name in cases:
         answer = _links(gw, **fields)
         assert answer.status_code == 422, (name, answer.status_code, answer.text[:200])
         assert name in answer.json()["fields"], answer.text[:300]
+    infinite = '{"campaign": "c", "recipient": "r", "sent_at": Infinity, "urls": ["https://shop.example/"]}'
+    answer = httpx.post(gw.url + "/v1/links", content=infinite,
+                        headers={"authorization": f"Bearer {gw.token('links:write')}"})  # fmt: skip
+    assert answer.status_code in (400, 422), answer.text[:200]
 
 
 def test_destinations_outside_the_allow_list_are_refused_at_signing(gw: LiveGateway) -> None:
