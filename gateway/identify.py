@@ -86,9 +86,13 @@ async def identify(request: Request) -> JSONResponse:
         user_id=state.pseudonymizer.pseudonym("us", user_id) if user_id else "",
         params={"recipient_pseudonym": claims.recipient_pseudonym, "click_event_id": claims.event_id},
     )
-    if not await state.outbox.append(row.event_id, row.to_json()):
-        if redeemed == "new":
+    stored = False
+    try:
+        stored = await state.outbox.append(row.event_id, row.to_json())
+    finally:
+        if not stored and redeemed == "new":  # not recorded: the shop may retry with this token
             await anyio.to_thread.run_sync(redemptions.release, claims.event_id)
+    if not stored:
         raise InvalidRequest("the gateway's outbox is full; retry later", status=503)
     return JSONResponse({"accepted": True, "event_id": row.event_id}, status_code=202)
 
