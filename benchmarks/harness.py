@@ -83,7 +83,13 @@ class Gateway:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GA4GW_")}
-        env.update(GA4GW_DATA_DIR=str(self.data_dir), GA4GW_LOG_LEVEL="warning", GA4GW_PUBLIC_URL=self.url)
+        # The links go to shop.example: that is the shop, so clicks carry their landing token as in production.
+        env.update(
+            GA4GW_DATA_DIR=str(self.data_dir),
+            GA4GW_LOG_LEVEL="warning",
+            GA4GW_PUBLIC_URL=self.url,
+            GA4GW_LANDING_DOMAINS="shop.example",
+        )
         env.update(self.settings or {})
         return env
 

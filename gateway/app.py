@@ -47,6 +47,7 @@ from .metrics import routes as metrics_routes
 from .outbox import Outbox
 from .pipeline import Pipeline
 from .ratelimit import RateLimitMiddleware, RateLimits, rate_limited_response
+from .redemptions import Redemptions
 from .revocation import Revocations
 from .scheduler import NightlyAttribution
 from .settings import Settings
@@ -167,7 +168,7 @@ def create_app(settings: Settings) -> Starlette:
     authority = TokenAuthority(keys.api, revoked=revocations.token_revoked)
     rate_limits = RateLimits(settings.rate_auth_failures, settings.rate_api, settings.rate_mp)
     pseudonymizer = Pseudonymizer(keys.pseudonym.keys)
-    signer = LinkSigner(keys.signing, settings.public_url, pseudonymizer)
+    signer = LinkSigner(keys.signing, settings.public_url, pseudonymizer, settings.link_destinations)
     metrics = Metrics()
     link = WarehouseLink(settings)
     landing_tokens = LandingTokens(keys.signing.keys, settings.landing_token_ttl)
@@ -200,6 +201,8 @@ def create_app(settings: Settings) -> Starlette:
         )
         edge.outbox = outbox
         app.state.outbox = outbox
+        redemptions = Redemptions(settings.data_dir / "landing_redeemed.sqlite3")
+        app.state.redemptions = redemptions
         ledger_path = settings.data_dir / "ga4_ledger.sqlite3"
         lookups = Ledger(ledger_path)  # the ingest routes' own connection, for purchase de-duplication
         app.state.transactions = ingest.TransactionIndex(lookups)
@@ -247,6 +250,7 @@ def create_app(settings: Settings) -> Starlette:
                 await anyio.to_thread.run_sync(pipeline.stop)
                 outbox.close()
                 lookups.close()
+                redemptions.close()
                 link.close()
                 revocations.close()
 

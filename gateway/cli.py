@@ -249,7 +249,10 @@ def _links_sign(settings: Settings, args: argparse.Namespace) -> int:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise CommandError(f"URL {url!r} is not an absolute http(s) URL", 2)
-    tracked, _ = tracked_links(build_link_signer(settings), urls=args.urls, **_link_options(args))
+    try:
+        tracked, _ = tracked_links(build_link_signer(settings), urls=args.urls, **_link_options(args))
+    except ValueError as exc:  # a destination outside GA4GW_LINK_DESTINATIONS, too long, a control character
+        raise CommandError(str(exc), 2) from None
     print("\n".join(tracked))
     return 0
 
@@ -259,9 +262,12 @@ def _rewrite(settings: Settings, args: argparse.Namespace) -> int:
 
     # Bytes that are not UTF-8 pass through untouched (surrogateescape both ways).
     html = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
-    result, _ = tracked_html(
-        build_link_signer(settings), html, track_unsubscribe=args.track_unsubscribe, **_link_options(args)
-    )
+    try:
+        result, _ = tracked_html(
+            build_link_signer(settings), html, track_unsubscribe=args.track_unsubscribe, **_link_options(args)
+        )
+    except ValueError as exc:  # a link outside GA4GW_LINK_DESTINATIONS, too long, a control character
+        raise CommandError(str(exc), 2) from None
     sys.stdout.buffer.write(result.html.encode("utf-8", errors="surrogateescape"))
     sys.stdout.flush()
     print(

@@ -8,6 +8,7 @@
     +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
     +-- RateLimited               a client went past one of its rate limits (maps to 429 with Retry-After)
     +-- ErasureFailed             a step of an erasure failed after its audit row recorded it (maps to 503)
+    +-- DestinationRefused        a link to a host outside GA4GW_LINK_DESTINATIONS (also a ValueError)
 
 HTTP mapping happens once, in ``gateway.app``.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "DestinationRefused",
     "ErasureFailed",
     "GatewayError",
     "InvalidRequest",
@@ -89,3 +91,12 @@ class ErasureFailed(GatewayError):
                          "run the same erasure again")  # fmt: skip
         self.erasure_id = erasure_id
         self.step = step
+
+
+class DestinationRefused(GatewayError, ValueError):
+    """A link's destination host is not in ``GA4GW_LINK_DESTINATIONS``; ``url`` is the destination."""
+
+    def __init__(self, url: str, host: str) -> None:
+        super().__init__(f"links may not lead to {host or 'a URL without a host'} (GA4GW_LINK_DESTINATIONS)")
+        self.url = url
+        self.host = host

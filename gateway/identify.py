@@ -9,6 +9,10 @@ the visitor is logged in, its user id::
 The gateway records an ``identify`` event (durably, like any event; 202 after the commit) whose edges
 join the recipient's pseudonym (from the token) to the client id and the user id's pseudonym: from
 then on the relay sends that person's email events with the site's real client id.
+
+A token identifies once (``gateway.redemptions``): posting it again with another client id or user
+id is refused with 409, so a forwarded link cannot tie someone else's browsing to the recipient.
+The same identification sent again is answered as the first.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import anyio
 import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -59,6 +64,15 @@ async def identify(request: Request) -> JSONResponse:
         raise InvalidRequest("the identification cannot be used", errors)
     if not claims.recipient_pseudonym:
         return JSONResponse({"accepted": False, "reason": "the click was anonymous: nobody to identify"})
+    redemptions = state.redemptions
+    who = (str(client_id), str(user_id or ""))
+    redeemed = await anyio.to_thread.run_sync(redemptions.redeem, claims.event_id, claims.expires_at, time.time(), *who)
+    if redeemed == "taken":
+        raise InvalidRequest(
+            "this landing token was already redeemed",
+            {_TOKEN: "already redeemed for another visitor: a landing token identifies once"},
+            status=409,
+        )
     now = datetime.fromtimestamp(time.time(), UTC)
     row = EventRow(
         event_id=f"identify-{claims.event_id}",
@@ -72,7 +86,13 @@ async def identify(request: Request) -> JSONResponse:
         user_id=state.pseudonymizer.pseudonym("us", user_id) if user_id else "",
         params={"recipient_pseudonym": claims.recipient_pseudonym, "click_event_id": claims.event_id},
     )
-    if not await state.outbox.append(row.event_id, row.to_json()):
+    stored = False
+    try:
+        stored = await state.outbox.append(row.event_id, row.to_json())
+    finally:
+        if not stored and redeemed == "new":  # not recorded: the shop may retry with this token
+            await anyio.to_thread.run_sync(redemptions.release, claims.event_id)
+    if not stored:
         raise InvalidRequest("the gateway's outbox is full; retry later", status=503)
     return JSONResponse({"accepted": True, "event_id": row.event_id}, status_code=202)
 

@@ -28,7 +28,7 @@ import math
 import re
 import secrets
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -39,6 +39,7 @@ from starlette.routing import Route
 
 from consent import Purpose
 from identity import Pseudonymizer
+from identity.personal import PersonalData
 from warehouse import EventRow
 
 from .auth import authenticate
@@ -46,10 +47,21 @@ from .bodies import read_json
 from .errors import InvalidRequest
 from .ga4.ledger import Ledger
 from .ga4.payloads import GA4_PARAMS, Outgoing
-from .ga4.validate import MAX_AMOUNT, validate
+from .ga4.validate import DEFAULT_LIMITS, MAX_AMOUNT, validate
+from .metrics import Metrics
 from .outbox import Outbox
 
-__all__ = ["CLIENT_ID", "EMAIL", "EVENT_NAMES", "TransactionIndex", "moment", "routes", "server_row", "store"]
+__all__ = [
+    "CLIENT_ID",
+    "EMAIL",
+    "EVENT_NAMES",
+    "TransactionIndex",
+    "count_personal_data",
+    "moment",
+    "routes",
+    "server_row",
+    "store",
+]
 
 EVENT_NAMES = frozenset({"purchase", "add_to_cart", "begin_checkout", "view_item", "page_view", "sign_up"})
 _NEEDS_ITEMS = frozenset({"add_to_cart", "begin_checkout", "view_item"})
@@ -67,6 +79,8 @@ _FUTURE_SECONDS = 60
 # sends is older than this, and a time it cannot read was once a row that blocked every insert after it.
 _EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
 _MAX_QUANTITY = 1_000_000_000
+_VALUE_CHARS = DEFAULT_LIMITS.param_value_chars
+PERSONAL_DATA_METRIC = "ga4gw_personal_data_replaced_total"
 
 
 class TransactionIndex:
@@ -243,9 +257,23 @@ def _consent(event: dict[str, Any]) -> dict[str, str]:
     return consent
 
 
-def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, source: str, now: float) -> EventRow:
-    """The warehouse row of a checked event: pseudonyms only, typed MP params kept for the relay."""
-    params: dict[str, Any] = dict(event.get("params") or {})
+def server_row(
+    event: dict[str, Any],
+    at: float,
+    pseudonymizer: Pseudonymizer,
+    source: str,
+    now: float,
+    found: Counter[str] | None = None,
+) -> EventRow:
+    """The warehouse row of a checked event: pseudonyms only, typed MP params kept for the relay.
+
+    Emails and phone numbers inside params and traffic values (``page_location``'s query, a custom
+    param) become their pseudonyms here, before the row is validated, stored or relayed; ``found``
+    counts them.
+    """
+    found = Counter() if found is None else found
+    personal = PersonalData(pseudonymizer)
+    params: dict[str, Any] = personal.value(dict(event.get("params") or {}), found, max_chars=_VALUE_CHARS)
     email = event.get("email")
     user_id = event.get("user_id")
     stored: dict[str, str] = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
@@ -254,7 +282,7 @@ def server_row(event: dict[str, Any], at: float, pseudonymizer: Pseudonymizer, s
     if email:
         stored["email_pseudonym"] = pseudonymizer.email(email)
     for key, value in (event.get("traffic") or {}).items():
-        stored[key] = value
+        stored[key] = personal.value(value, found, key, max_chars=_VALUE_CHARS)
     event_id = event.get("event_id")
     moment = datetime.fromtimestamp(at, UTC)
     value = params.get("value")
@@ -285,6 +313,12 @@ def _amount(value: object) -> Decimal:
     except InvalidOperation:
         return Decimal(0)
     return amount if amount.is_finite() and abs(amount) < MAX_AMOUNT else Decimal(0)
+
+
+def count_personal_data(metrics: Metrics, found: Counter[str], route: str) -> None:
+    """Count the emails and phone numbers replaced in what ``route`` stored (``PERSONAL_DATA_METRIC``)."""
+    for kind, count in found.items():
+        metrics.inc(PERSONAL_DATA_METRIC, count, kind=kind, route=route)
 
 
 async def store(rows: list[EventRow], outbox: Outbox, transactions: TransactionIndex) -> list[dict[str, str]]:
@@ -329,10 +363,11 @@ async def post_events(request: Request) -> JSONResponse:
     errors: dict[str, str] = {}
     checked = [_check(event, f"events[{i}]", errors, now) for i, event in enumerate(events)]
     rows: list[EventRow] = []
+    found: Counter[str] = Counter()
     for i, item in enumerate(checked):
         if errors or item is None:
             break
-        row = server_row(*item, state.pseudonymizer, "server", now)
+        row = server_row(*item, state.pseudonymizer, "server", now, found)
         built = state.relay_builder.build(row)
         if isinstance(built, Outgoing):  # what GA4 would refuse is refused here, named as the shop wrote it
             for message in validate(built.body(), now=now):
@@ -343,6 +378,7 @@ async def post_events(request: Request) -> JSONResponse:
     if errors:
         raise InvalidRequest(f"{len(errors)} problem(s) in the events; nothing was stored", errors)
     fates = await store(rows, state.outbox, state.transactions)
+    count_personal_data(state.metrics, found, "events")
     state.consent.add_rows(rows)  # the very next send obeys the decisions these events state
     accepted = sum(1 for f in fates if f["status"] == "accepted")
     return JSONResponse({"accepted": accepted, "events": fates}, status_code=202)

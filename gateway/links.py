@@ -23,15 +23,17 @@ from itsdangerous import BadSignature, Signer
 
 from identity import Pseudonymizer
 
+from .domains import host_allowed, host_of
+from .errors import DestinationRefused
 from .keys import Keyring
 
-__all__ = ["BadToken", "LinkSigner", "LinkToken", "Mode", "TokenKind"]
+__all__ = ["MAX_FIELD", "BadToken", "LinkSigner", "LinkToken", "Mode", "TokenKind"]
 
 _SEP = "\x1f"
 _FORMAT = "1"
 _SCHEMES = {"https://": "s", "http://": "h"}
 _UNSCHEMES = {v: k for k, v in _SCHEMES.items()}
-_MAX_FIELD = 4096
+MAX_FIELD = 4096  # characters of a token field (a destination URL, say)
 
 
 class TokenKind(StrEnum):
@@ -149,8 +151,11 @@ class _Signer(Signer):
 class LinkSigner:
     """Signs and verifies tracking tokens, and builds the tracked URLs on the public base URL."""
 
-    def __init__(self, keyring: Keyring, public_url: str, pseudonymizer: Pseudonymizer) -> None:
+    def __init__(
+        self, keyring: Keyring, public_url: str, pseudonymizer: Pseudonymizer, destinations: tuple[str, ...] = ()
+    ) -> None:
         self._keyring = keyring
+        self.destinations = destinations  # empty: any http(s) destination
         self._base = public_url.rstrip("/")
         self._pseudonymizer = pseudonymizer
         self._signers = {
@@ -174,8 +179,10 @@ class LinkSigner:
             parts = urlsplit(token.url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"a click destination must be an absolute http(s) URL, not {token.url!r}")
+            if self.destinations and not host_allowed(host := host_of(token.url), self.destinations):
+                raise DestinationRefused(token.url, host)
         for value in (token.campaign_id, token.recipient, token.link_id, token.url, token.variant):
-            if _SEP in value or len(value) > _MAX_FIELD:
+            if _SEP in value or len(value) > MAX_FIELD:
                 raise ValueError("a token field holds a control character or is longer than 4096 characters")
         kid, _ = self._keyring.current
         payload = base64.urlsafe_b64encode(_encode(token)).rstrip(b"=")
@@ -185,7 +192,7 @@ class LinkSigner:
         """Check a token's signature and decode it; raise ``BadToken`` otherwise. Expiry is not checked here."""
         kid, _, rest = text.partition(".")
         signer = self._signers.get((kid, kind))
-        if signer is None or len(text) > 3 * _MAX_FIELD:
+        if signer is None or len(text) > 3 * MAX_FIELD:
             raise BadToken("unknown key id")
         try:
             payload = signer.unsign(rest.encode("ascii"))

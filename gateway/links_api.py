@@ -7,6 +7,7 @@ pseudonym is used; it never travels in a URL), and either URLs or a whole HTML b
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -22,9 +23,10 @@ from identity import Pseudonymizer
 
 from .auth import authenticate
 from .bodies import read_json
-from .errors import InvalidRequest
+from .domains import host_allowed, host_of
+from .errors import DestinationRefused, InvalidRequest
 from .keys import load_keyrings
-from .links import LinkSigner, LinkToken, Mode, TokenKind
+from .links import MAX_FIELD, LinkSigner, LinkToken, Mode, TokenKind
 from .rewrite import RewriteResult, rewrite_html
 from .settings import Settings
 
@@ -32,13 +34,14 @@ __all__ = ["build_link_signer", "routes", "tracked_html", "tracked_links"]
 
 _MAX_BODY = 2 * 1024 * 1024 + 64 * 1024  # a 2 MiB HTML body plus its JSON envelope
 _MAX_URLS = 1000
+_LAST_SENT_AT = 4_102_444_800  # 2100-01-01
 _MODES = {"anonymous": Mode.ANONYMOUS, "pseudonymous": Mode.PSEUDONYMOUS, "identified": Mode.IDENTIFIED}
 
 
 def build_link_signer(settings: Settings) -> LinkSigner:
     """The signer the gateway uses, from the settings' keyrings (for the CLI and the sending module's code)."""
     keys = load_keyrings(settings)
-    return LinkSigner(keys.signing, settings.public_url, Pseudonymizer(keys.pseudonym.keys))
+    return LinkSigner(keys.signing, settings.public_url, Pseudonymizer(keys.pseudonym.keys), settings.link_destinations)
 
 
 def _base_token(
@@ -121,35 +124,54 @@ def _is_absolute(url: object) -> bool:
 
 
 def _sent_at(value: object, errors: dict[str, str]) -> int | None:
+    """Epoch seconds of the send; bounded, because the edge turns it into a datetime on every hit."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value) if math.isfinite(value) else None
+    elif isinstance(value, str):
         try:
-            seconds = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+            seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
         except (ValueError, OverflowError):
-            seconds = 0
-        if seconds > 0:  # year 1 is negative: base 36 of it never ended, and the gateway stopped answering
-            return seconds
-    errors["sent_at"] = "expected an ISO-8601 time or epoch seconds"
+            seconds = None
+    if seconds is not None and 0 < seconds < _LAST_SENT_AT:
+        return int(seconds)
+    errors["sent_at"] = "expected an ISO-8601 time or epoch seconds, before 2100"
+    return None
+
+
+def _url_problem(url: object, destinations: tuple[str, ...]) -> str | None:
+    if not _is_absolute(url):
+        return "not an absolute http(s) URL"
+    assert isinstance(url, str)
+    if len(url.strip()) > MAX_FIELD:
+        return f"at most {MAX_FIELD} characters"
+    if not url.strip().isprintable():
+        return "holds a control character"
+    if destinations and not host_allowed(host := host_of(url.strip()), destinations):
+        return f"links may not lead to {host} (allowed: {', '.join(destinations)}; GA4GW_LINK_DESTINATIONS)"
     return None
 
 
 def _parse(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Check every field and collect all problems at once, so the sender fixes them in one go."""
+    """Check every field and collect all problems at once, so the sender fixes them in one go.
+
+    Every string a token carries is checked here against what the signer takes (length, no control
+    characters), so a field it would refuse is a 422 naming the field, never a 500.
+    """
     errors: dict[str, str] = {}
     campaign = body.get("campaign")
-    if not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 128:
-        errors["campaign"] = "required: a string of 1 to 128 characters"
+    if not isinstance(campaign, str) or not 1 <= len(campaign.strip()) <= 128 or not campaign.isprintable():
+        errors["campaign"] = "required: a string of 1 to 128 printable characters"
     mode = _MODES.get(str(body.get("mode", "pseudonymous")))
     if mode is None:
         errors["mode"] = f"one of {', '.join(_MODES)}"
     strings = {}
     for name in ("recipient", "email", "variant"):
         value = body.get(name, "")
-        if not isinstance(value, str) or len(value) > 256:
-            errors[name] = "a string of at most 256 characters"
+        if not isinstance(value, str) or len(value) > 256 or not value.isprintable():
+            errors[name] = "a string of at most 256 printable characters"
         strings[name] = value if isinstance(value, str) else ""
     if strings["email"] and "@" not in strings["email"]:
         errors["email"] = "not an email address"
@@ -166,8 +188,8 @@ def _parse(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
             errors["urls"] = f"a list of 1 to {_MAX_URLS} URLs"
         else:
             for i, url in enumerate(urls):
-                if not _is_absolute(url):
-                    errors[f"urls.{i}"] = "not an absolute http(s) URL"
+                if problem := _url_problem(url, settings.link_destinations):
+                    errors[f"urls.{i}"] = problem
     elif not isinstance(html, str):
         errors["html"] = "a string"
     track_unsubscribe = body.get("track_unsubscribe", settings.track_unsubscribe)
@@ -204,7 +226,12 @@ async def create_links(request: Request) -> JSONResponse:
             for i, (u, t) in enumerate(zip(fields["urls"], tracked, strict=True), 1)
         ]
         return JSONResponse({"links": links, "pixel": pixel})
-    result, pixel = tracked_html(signer, fields["html"], track_unsubscribe=fields["track_unsubscribe"], **common)
+    try:
+        result, pixel = tracked_html(signer, fields["html"], track_unsubscribe=fields["track_unsubscribe"], **common)
+    except DestinationRefused as exc:
+        raise InvalidRequest("a link in the HTML leads outside GA4GW_LINK_DESTINATIONS", {"html": str(exc)}) from None
+    except ValueError as exc:  # a link the signer cannot carry (too long, a control character)
+        raise InvalidRequest("a link in the HTML cannot be tracked", {"html": str(exc)}) from None
     links = [{"link_id": link.link_id, "url": link.original, "tracked": link.tracked} for link in result.links]
     return JSONResponse({"html": result.html, "links": links, "pixel": pixel})
 

@@ -23,6 +23,7 @@ import hmac
 import json
 import re
 import time
+from collections import Counter
 from typing import Any
 
 from starlette.requests import Request
@@ -32,7 +33,7 @@ from starlette.routing import Route
 from .bodies import read_body
 from .ga4.body import validate_text
 from .ga4.validate import validation_response
-from .ingest import server_row, store
+from .ingest import count_personal_data, server_row, store
 from .keys import Keyring
 from .ratelimit import client_address
 
@@ -125,10 +126,12 @@ async def collect(request: Request) -> Response:
     if messages:
         return JSONResponse(validation_response(messages), status_code=400)
     payload = json.loads(body)
-    rows = [server_row(event, at, state.pseudonymizer, "mp", now) for event, at in _events(payload, now)]
+    found: Counter[str] = Counter()
+    rows = [server_row(event, at, state.pseudonymizer, "mp", now, found) for event, at in _events(payload, now)]
     for row in rows:
         row.params["mp_sender"] = sender
     await store(rows, state.outbox, state.transactions)
+    count_personal_data(state.metrics, found, "mp")
     state.consent.add_rows(rows)  # the MP consent field is a decision: the ledger records it
     return Response(status_code=204)
 

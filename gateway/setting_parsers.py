@@ -8,12 +8,15 @@ Each parser takes the raw text and returns the value or raises ``ValueError``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from consent import parse_purposes, parse_regions
+
+_HOST = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*|[0-9a-f:.]+")
 
 __all__ = [
     "PREFIX",
@@ -24,6 +27,7 @@ __all__ = [
     "dsn",
     "event_names",
     "float_positive",
+    "hosts",
     "http_url",
     "identifier",
     "int_range",
@@ -136,6 +140,15 @@ def networks(value: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in value.split(",") if item.strip())
     for item in items:
         ipaddress.ip_network(item, strict=False)
+    return items
+
+
+def hosts(value: str) -> tuple[str, ...]:
+    """Comma-separated host or domain names (``shop.example``, ``www.shop.example``), lower-cased."""
+    items = tuple(item.strip().lower().removeprefix("*.").strip(".") for item in value.split(",") if item.strip())
+    for item in items:
+        if not _HOST.fullmatch(item):
+            raise ValueError(f"{item!r} is not a host name")
     return items
 
 

@@ -127,6 +127,22 @@ SPECS: tuple[SettingSpec, ...] = (
         "60 to 1800 seconds",
     ),
     SettingSpec(
+        "landing_domains",
+        p.hosts,
+        "",
+        "Hosts whose destinations get the landing token (a listed domain covers its subdomains). "
+        "Empty: the registrable domain of GA4GW_PUBLIC_URL. Other sites never see a token.",
+        "comma-separated host names",
+    ),
+    SettingSpec(
+        "link_destinations",
+        p.hosts,
+        "",
+        "Hosts that tracked links may lead to (a listed domain covers its subdomains); "
+        "signing any other destination is refused. Empty: any http(s) destination.",
+        "comma-separated host names",
+    ),
+    SettingSpec(
         "track_unsubscribe", p.boolean, "false", "Rewrite unsubscribe links into tracked links too.", "true or false"
     ),
     SettingSpec(

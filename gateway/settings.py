@@ -47,6 +47,8 @@ class Settings:
     utm_source: str
     landing_param: str
     landing_token_ttl: int
+    landing_domains: tuple[str, ...]
+    link_destinations: tuple[str, ...]
     track_unsubscribe: bool
     ip_v4_prefix: int
     ip_v6_prefix: int

@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_plus
@@ -26,9 +27,11 @@ from urllib.parse import quote, unquote_plus
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from identity import LandingTokens, Pseudonymizer
+from identity.personal import PersonalData
 from warehouse import EventRow
 
 from .consent_link import ConsentLink
+from .domains import host_allowed, host_of, landing_domains
 from .links import BadToken, LinkSigner, LinkToken, Mode, TokenKind
 from .machine import Classifier, Hit, Verdict
 from .metrics import Metrics
@@ -122,6 +125,8 @@ def landing_url(destination: str, params: dict[str, str], *, override: bool, lan
     """``destination`` with ``params`` added (kept when present unless ``override``) and the landing token.
 
     The existing query is kept byte for byte (only overridden pairs are removed), and so is the fragment.
+    ``landing`` is (parameter, token); a token of "" adds none, and a landing parameter already in the
+    destination is always removed (only the gateway puts one there).
     """
     base, hash_mark, fragment = destination.partition("#")
     path, _, query = base.partition("?")
@@ -133,8 +138,9 @@ def landing_url(destination: str, params: dict[str, str], *, override: bool, lan
     else:
         names = set()
     pairs += [f"{k}={_quote(v)}" for k, v in params.items() if v and (override or k not in names)]
-    pairs.append(f"{landing[0]}={_quote(landing[1])}")
-    return f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}"
+    if landing[1]:
+        pairs.append(f"{landing[0]}={_quote(landing[1])}")
+    return f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}" if pairs else f"{path}{hash_mark}{fragment}"
 
 
 class Edge:
@@ -156,7 +162,9 @@ class Edge:
         self._drop_untracked = settings.consent_untracked == "drop"
         self._signer = signer
         self._pseudonymizer = pseudonymizer
+        self._personal = PersonalData(pseudonymizer)
         self._landing = landing
+        self._landing_domains = landing_domains(settings.landing_domains, settings.public_url)
         self._classifier = classifier
         self.outbox: Outbox | None = None  # opened by the app's lifespan
         self._metrics = metrics
@@ -164,6 +172,10 @@ class Edge:
         metrics.describe("ga4gw_bad_tokens_total", "Requests whose token was malformed, tampered or unknown")
         metrics.describe("ga4gw_hits_dropped_total", "Hits answered but not recorded (outbox full or failing)")
         metrics.describe("ga4gw_hits_untracked_total", "Personal hits recorded anonymously or not at all (no consent)")
+        metrics.describe(
+            "ga4gw_personal_data_replaced_total",
+            "Emails and phone numbers found in stored params or URLs and replaced by their pseudonyms",
+        )
 
     async def __call__(self, scope: Scope, send: Send) -> None:
         """Answer a request under ``/o/`` or ``/c/`` (``EdgeDispatch`` routes them here)."""
@@ -228,13 +240,15 @@ class Edge:
         anonymous = token.mode is Mode.ANONYMOUS or not token.recipient
         pseudonym = "" if anonymous else self._pseudonymizer.pseudonym("rc", token.recipient)
         personal, consent = self._tracking(hit, token, "click", pseudonym) if hit.method == "GET" else (None, {})
-        lt = self._landing.issue(
-            recipient_pseudonym=pseudonym if personal else "",
-            campaign_id=token.campaign_id,
-            link_id=token.link_id,
-            event_id=event_id,
-            now=now,
-        )
+        lt = ""  # only the shop's own sites get a token (GA4GW_LANDING_DOMAINS): never a third party
+        if host_allowed(host_of(token.url), self._landing_domains):
+            lt = self._landing.issue(
+                recipient_pseudonym=pseudonym if personal else "",
+                campaign_id=token.campaign_id,
+                link_id=token.link_id,
+                event_id=event_id,
+                now=now,
+            )
         utm = {
             "utm_source": settings.utm_source,
             "utm_medium": "email",
@@ -330,7 +344,7 @@ class Edge:
             link_id=token.link_id,
             verdict=verdict.kind.value,
             verdict_reasons=(*verdict.reasons, "link_expired") if extra.get("expired") else verdict.reasons,
-            url=token.url,
+            url=self._stored_url(token.url, source),
             consent=consent,
             params=params,
             recipient=recipient,
@@ -338,6 +352,16 @@ class Edge:
             ip_truncated=ip_truncated,
             user_agent=user_agent,
         )
+
+    def _stored_url(self, url: str, kind: str) -> str:
+        """The destination as the warehouse keeps it: a sender may have put ``?email=`` in it (a merge tag)."""
+        if not self._personal.suspect(url):  # the usual case: a few substring tests
+            return url
+        found: Counter[str] = Counter()
+        url = self._personal.text(url, found)
+        for what, count in found.items():
+            self._metrics.inc("ga4gw_personal_data_replaced_total", count, kind=what, route=kind)
+        return url
 
     async def _commit(self, row: EventRow, kind: str) -> None:
         assert self.outbox is not None, "the app's lifespan opens the outbox before any request"

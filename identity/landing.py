@@ -4,6 +4,12 @@ It carries the recipient's pseudonym (never the sender's raw key: the landing UR
 shop's own analytics), the campaign, the link and the click's event id. HS256 pinned, ``iss``,
 ``aud``, ``exp`` (at most 30 minutes) and ``jti`` checked.
 
+The pseudonym is sealed (``rcp``: AES-256-GCM under a key derived from the signing key, a random
+nonce per token, the token's ``jti`` as associated data): whoever reads the landing URL (the shop's
+analytics, a forwarded link, a log) sees a value that differs on every click, so tokens cannot be
+joined across clicks or campaigns; only the gateway opens it, when ``POST /v1/identify`` redeems
+the token. Random 96-bit nonces are safe for 2^32 tokens per key: rotate the signing keys before.
+
 Issuing is on the click's hot path, so it writes the standard compact JWS itself (the header
 encoded once per key, one HMAC per token): PyJWT spends most of its time preparing the key on
 every call. Verification, where strictness matters, is PyJWT's.
@@ -15,10 +21,13 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jwt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["LANDING_AUDIENCE", "LandingClaims", "LandingTokens"]
 
@@ -45,7 +54,9 @@ class LandingTokens:
         if not 0 < ttl_seconds <= _MAX_TTL:
             raise ValueError("a landing token lives at most 30 minutes")
         self._keys = dict(keys)
+        self._seals = {k: AESGCM(_seal_key(secret)) for k, secret in keys}
         kid, secret = keys[0]
+        self._seal = self._seals[kid]
         header = json.dumps({"alg": "HS256", "kid": kid, "typ": "JWT"}, separators=(",", ":")).encode()
         self._header = _b64(header) + b"."
         self._secret = secret.encode()
@@ -57,7 +68,7 @@ class LandingTokens:
             "aud": LANDING_AUDIENCE,
             "exp": int(now) + self.ttl,
             "jti": event_id,
-            "rcp": recipient_pseudonym,
+            "rcp": self._sealed(recipient_pseudonym, event_id) if recipient_pseudonym else "",
             "cmp": campaign_id,
             "lnk": link_id,
         }
@@ -75,13 +86,30 @@ class LandingTokens:
             token, secret, algorithms=["HS256"], audience=LANDING_AUDIENCE, issuer=_ISSUER,
             options={"require": ["exp", "jti", "iss", "aud"]},
         )  # fmt: skip
+        sealed = claims.get("rcp", "")
         return LandingClaims(
-            recipient_pseudonym=str(claims.get("rcp", "")),
+            recipient_pseudonym=self._opened(str(kid), sealed, str(claims["jti"])) if sealed else "",
             campaign_id=str(claims.get("cmp", "")),
             link_id=str(claims.get("lnk", "")),
             event_id=str(claims["jti"]),
             expires_at=int(claims["exp"]),
         )
+
+    def _sealed(self, pseudonym: str, jti: str) -> str:
+        nonce = os.urandom(12)
+        return _b64(nonce + self._seal.encrypt(nonce, pseudonym.encode(), jti.encode())).decode()
+
+    def _opened(self, kid: str, sealed: object, jti: str) -> str:
+        try:
+            raw = base64.urlsafe_b64decode(str(sealed) + "=" * (-len(str(sealed)) % 4))
+            return self._seals[kid].decrypt(raw[:12], raw[12:], jti.encode()).decode()
+        except (InvalidTag, ValueError) as exc:  # signed by us yet unreadable: refuse it like a bad token
+            raise jwt.InvalidTokenError("the recipient cannot be read") from exc
+
+
+def _seal_key(secret: str) -> bytes:
+    """The AES key that seals recipients: a separate key derived from the signing secret."""
+    return hmac.new(secret.encode(), b"ga4gw-landing-recipient", hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> bytes:

@@ -95,6 +95,8 @@ class LiveGateway:
 def start_gateway(data_dir: Path, *, wait_ready: bool = True, **settings: str) -> LiveGateway:
     """Start ``ga4gw serve --port 0`` and wait until it answers (and is ready, unless told not to)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Test destinations are on shop.example while the tracking domain is 127.0.0.1: that shop gets landing tokens.
+    settings = {"GA4GW_LANDING_DOMAINS": "shop.example", **settings}
     env = clean_env(GA4GW_DATA_DIR=str(data_dir), GA4GW_LOG_LEVEL="info", **settings)
     log_path = data_dir / "gateway.log"
     with log_path.open("wb") as log:

@@ -5,6 +5,9 @@ every warehouse table (listed from ``system.columns``, so a table added later is
 outbox and delivery ledger files, the gateway's log, and every body the MP stand-in received are
 searched for them. The sending module's subscriber id is the one identifier kept as given (in
 ``events.recipient``): it must never reach GA4.
+
+Emails and phone numbers a sender puts inside params (``page_location``'s query, custom params, a
+link's destination with a rendered ``*|EMAIL|*`` merge tag) are searched for the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ EMAIL = "Zelda.Raw-Identifier@Example.com"
 USER_ID = "login-raw-8431"
 CRM_ID = "crm-raw-5519"
 SUBSCRIBER = "subscriber-raw-7070"
-RAW = (EMAIL.lower(), EMAIL, USER_ID, CRM_ID)
+PARAM_EMAIL = "Quentin.In-Params@Example.org"  # in page_location's query and a custom param
+MP_EMAIL = "mp.page-location@example.net"  # percent-encoded in an MP page_location
+LINK_EMAIL = "merge.tag@example.com"  # a destination's ?email= (an ESP merge tag rendered)
+PHONE = "+49 151 4242 7319"
+IN_PARAMS = (PARAM_EMAIL.lower(), MP_EMAIL, LINK_EMAIL, "4242 7319", "15142427319", "4242-7319")
+RAW = (EMAIL.lower(), EMAIL, USER_ID, CRM_ID, *IN_PARAMS)
 
 
 def test_raw_identifiers_are_never_stored_nor_sent(tmp_path: Path, standin: StandIn) -> None:
@@ -44,7 +52,8 @@ def test_raw_identifiers_are_never_stored_nor_sent(tmp_path: Path, standin: Stan
                 "purposes": dict.fromkeys(("analytics_storage", "ad_user_data"), "granted"),
             },
         ).is_success
-        made = links(gw, recipient=SUBSCRIBER, email=EMAIL, campaign="raw-scan", urls=["https://shop.example/r"])
+        destination = f"https://shop.example/r?email={LINK_EMAIL}&tel=0151-4242-7319"
+        made = links(gw, recipient=SUBSCRIBER, email=EMAIL, campaign="raw-scan", urls=[destination])
         click = httpx.get(local(gw, made["links"][0]["tracked"]),
                           headers={**BROWSER, "cookie": "_ga=GA1.1.31337.1700000000"})  # fmt: skip
         assert httpx.get(local(gw, made["pixel"]), headers=BROWSER).status_code == 200
@@ -54,11 +63,15 @@ def test_raw_identifiers_are_never_stored_nor_sent(tmp_path: Path, standin: Stan
                                 headers={"authorization": f"Bearer {gw.token('identity:write')}"})  # fmt: skip
         assert identified.status_code == 202
         purchase = {"name": "purchase", "email": EMAIL, "user_id": CRM_ID, "client_id": "31337.1700000000",
-                    "params": {"transaction_id": "T-RAW-1", "value": 10, "currency": "EUR"}}  # fmt: skip
+                    "params": {"transaction_id": "T-RAW-1", "value": 10, "currency": "EUR",
+                               "page_location": f"https://shop.example/thanks?email={PARAM_EMAIL}",
+                               "contact": f"Mail {PARAM_EMAIL} or call {PHONE}"}}  # fmt: skip
         assert httpx.post(gw.url + "/v1/events", json={"events": [purchase]}, headers=auth).status_code == 202
         issued = run_cli("ga4", "secret", "issue", "--name", "raw-scan", env=gw.env)
         secret = issued.stdout.strip().split()[-1]
-        mp = {"client_id": "4242.1700000000", "user_id": USER_ID, "events": [{"name": "page_view", "params": {}}],
+        mp = {"client_id": "4242.1700000000", "user_id": USER_ID, "events": [{"name": "page_view", "params": {
+                  "page_location": "https://shop.example/welcome?e=" + MP_EMAIL.replace("@", "%40"),
+                  "customer_phone": PHONE}}],
               "user_data": {"sha256_email_address": ["a" * 64]}}  # fmt: skip
         answer = httpx.post(gw.url + "/mp/collect", params={"measurement_id": "G-TEST123", "api_secret": secret},
                             json=mp)  # fmt: skip
@@ -93,6 +106,19 @@ def test_raw_identifiers_are_never_stored_nor_sent(tmp_path: Path, standin: Stan
             assert raw.lower() not in sent
         assert "a" * 64 not in sent  # MP user_data is not kept, so never relayed
         assert "31337.1700000000" in sent  # the scan looked at real traffic
+        assert sent.count("em_") >= 3
+        assert "ph_" in sent
+        assert sql(gw, "SELECT countIf(url LIKE '%email=em\\_%') FROM events") == "2"  # the click and the purchase
+        metrics = httpx.get(gw.url + "/metrics").text
+        for line in (
+            'kind="email",route="events"} 2',
+            'kind="phone",route="events"} 1',
+            'kind="email",route="mp"} 1',
+            'kind="phone",route="mp"} 1',
+            'kind="email",route="click"} 1',
+            'kind="phone",route="click"} 1',
+        ):
+            assert f"ga4gw_personal_data_replaced_total{{{line}" in metrics, line
     finally:
         gw.stop()
     local_stores = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("*.sqlite3*"))

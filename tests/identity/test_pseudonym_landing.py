@@ -60,3 +60,31 @@ def test_landing_tokens_refuse_expiry_tampering_and_unknown_keys() -> None:
         LandingTokens([OLD]).verify(good)
     with pytest.raises(ValueError, match="30 minutes"):
         LandingTokens([NEW], ttl_seconds=3600)
+
+
+@given(st.lists(st.sampled_from(["spring", "summer", "winter"]), min_size=2, max_size=6))
+def test_the_landing_url_never_carries_a_joinable_recipient(campaigns: list[str]) -> None:
+    """Issue 11, item 11: the token's claims are readable by whoever holds the URL; they must not join clicks."""
+    tokens = LandingTokens([NEW])
+    now = time.time()
+    issued = [
+        tokens.issue(recipient_pseudonym="rc_k2_same", campaign_id=c, link_id="1", event_id=f"e{i}", now=now)
+        for i, c in enumerate(campaigns)
+    ]
+    readable = [jwt.decode(t, options={"verify_signature": False})["rcp"] for t in issued]  # what the shop's site sees
+    assert len(set(readable)) == len(readable)
+    assert not any("rc_k2_same" in t or "rc_k2_same" in r for t, r in zip(issued, readable, strict=True))
+    assert {tokens.verify(t).recipient_pseudonym for t in issued} == {"rc_k2_same"}  # the gateway still reads it
+
+
+def test_a_sealed_recipient_moved_to_another_token_is_refused() -> None:
+    tokens = LandingTokens([NEW])
+    now = time.time()
+    first = tokens.issue(recipient_pseudonym="rc_a", campaign_id="c", link_id="1", event_id="e1", now=now)
+    sealed = jwt.decode(first, options={"verify_signature": False})["rcp"]
+    claims = {"iss": "ga4gw", "aud": "ga4gw-landing", "exp": int(now) + 60, "jti": "e2", "rcp": sealed}
+    forged = jwt.encode(claims, NEW[1], algorithm="HS256", headers={"kid": NEW[0]})  # even with the signing key
+    with pytest.raises(jwt.PyJWTError, match="recipient"):
+        tokens.verify(forged)
+    anonymous = tokens.issue(recipient_pseudonym="", campaign_id="c", link_id="1", event_id="e3", now=now)
+    assert tokens.verify(anonymous).recipient_pseudonym == ""
