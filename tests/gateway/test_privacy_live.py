@@ -116,8 +116,8 @@ def test_links_answer_422_naming_the_field_never_500(gw: LiveGateway) -> None:
         assert answer.status_code == 422, (name, answer.status_code, answer.text[:200])
         assert name in answer.json()["fields"], answer.text[:300]
     infinite = '{"campaign": "c", "recipient": "r", "sent_at": Infinity, "urls": ["https://shop.example/"]}'
-    answer = httpx.post(gw.url + "/v1/links", content=infinite,
-                        headers={"authorization": f"Bearer {gw.token('links:write')}"})  # fmt: skip
+    headers = {"authorization": f"Bearer {gw.token('links:write')}", "content-type": "application/json"}
+    answer = httpx.post(gw.url + "/v1/links", content=infinite, headers=headers)
     assert answer.status_code in (400, 422), answer.text[:200]
 
 
