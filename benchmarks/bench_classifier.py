@@ -1,4 +1,4 @@
-"""How many hits per second gateway.machine classifies on one core.
+"""How many hits per second gateway.edge.machine classifies on one core.
 
 Run from the repository root: ``python -m benchmarks.bench_classifier``.
 The hits are built before the clock starts, so only ``Classifier.classify`` is timed.
@@ -8,7 +8,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from gateway.machine import Classifier, Hit
+from gateway.edge.machine import Classifier, Hit
 
 HITS = 200_000
 RECIPIENTS = 20_000

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.harness import LUA, ROOT, Gateway, WrkResult, free_port, pinned, run_wrk, say, signer_for, write_paths
-from gateway.links import TokenKind
+from gateway.edge.links import TokenKind
 
 PACED_TARGET = 4000
 PACED_CONNECTIONS = 64  # each connection: one request every 16 ms = 4,000 requests/s in all

@@ -30,13 +30,13 @@ import httpx
 
 from benchmarks.harness import CHROME, ROOT, Gateway, free_port, pinned, say, signer_for, write_paths
 from consent import ConsentPolicy
-from gateway.consent_link import ConsentLink
+from gateway.edge.links import TokenKind
 from gateway.ga4.ledger import Ledger
 from gateway.ga4.payloads import PayloadBuilder
 from gateway.ga4.relay import Relay, RelayConfig
-from gateway.links import TokenKind
-from gateway.metrics import Metrics
-from gateway.outbox import Outbox
+from gateway.state.consent_link import ConsentLink
+from gateway.stores.outbox import Outbox
+from gateway.telemetry.metrics import Metrics
 from identity import Pseudonymizer
 from warehouse import EventRow
 

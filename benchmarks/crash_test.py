@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import LUA, Gateway, ensure_wrk, free_port, pinned, say, signer_for, write_paths
-from gateway.links import TokenKind
+from gateway.edge.links import TokenKind
 
 _N = re.compile(r"[?&]n=(\d+)")
 

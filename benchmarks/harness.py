@@ -27,10 +27,10 @@ CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, l
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gateway.auth import TokenAuthority  # noqa: E402
-from gateway.keys import load_keyrings  # noqa: E402
-from gateway.links import LinkSigner, LinkToken, TokenKind  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
+from gateway.api.auth import TokenAuthority  # noqa: E402
+from gateway.config.keys import load_keyrings  # noqa: E402
+from gateway.config.settings import load_settings  # noqa: E402
+from gateway.edge.links import LinkSigner, LinkToken, TokenKind  # noqa: E402
 from identity import Pseudonymizer  # noqa: E402
 
 

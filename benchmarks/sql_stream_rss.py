@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 
 from benchmarks.harness import ROOT, Gateway, free_port, say
-from gateway.auth import TokenAuthority
-from gateway.keys import load_keyrings
-from gateway.settings import load_settings
+from gateway.api.auth import TokenAuthority
+from gateway.config.keys import load_keyrings
+from gateway.config.settings import load_settings
 
 
 def _rss_mib(pid: int, field: str = "VmRSS") -> float:

@@ -25,17 +25,22 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from warehouse import Warehouse, WarehouseError
+from warehouse import WarehouseError
 from warehouse.attribution_schema import ATTRIBUTION_CREDITS, ATTRIBUTION_TOUCHES
 from warehouse.consent_schema import CONSENT_EVENTS
+from warehouse.ddl import Dialect, Table
 from warehouse.erasure_schema import ERASURE_AUDIT, ErasureKeys, erase_rows
 from warehouse.identity_schema import IDENTITY_EDGES
 from warehouse.migrate import dialect_for
 from warehouse.quarantine import EVENTS_QUARANTINE
-from warehouse.schema import EVENTS, GA4_DELIVERIES, Dialect, Table
+from warehouse.schema import EVENTS, GA4_DELIVERIES
 
 from .errors import ErasureStepFailed, InvalidConsent
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from warehouse import Warehouse
 
 __all__ = ["AuditRecord", "Subject", "erase_subject", "new_erasure_id", "record_audit", "subject_events"]
 

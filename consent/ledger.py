@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-
-from warehouse import Warehouse
+from typing import TYPE_CHECKING
 
 from .model import ConsentEvent
 from .policy import ConsentPolicy
 from .snapshot import ConsentSnapshot
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from warehouse import Warehouse
 
 __all__ = ["ConsentLedger", "load_snapshot"]
 

@@ -1,19 +1,6 @@
-"""The HTTP edge of ga4-gateway: settings, the Starlette app, API tokens, the analyst SQL interface, the CLI."""
+"""ga4-gateway's service: the edge, the API, the stores, the GA4 relay, the jobs and the CLI, in rooms.
 
-from .app import create_app
-from .auth import Principal, TokenAuthority
-from .errors import AuthError, GatewayError, ScopeMissing, SettingsError, TokenInvalid
-from .settings import Settings, load_settings
-
-__all__ = [
-    "AuthError",
-    "GatewayError",
-    "Principal",
-    "ScopeMissing",
-    "Settings",
-    "SettingsError",
-    "TokenAuthority",
-    "TokenInvalid",
-    "create_app",
-    "load_settings",
-]
+Each subpackage is a room whose ``__init__`` says what it holds and what it may import; ARCHITECTURE.md
+has the table and ``tests/gateway/test_layout.py`` enforces it. Nothing is imported here: importing one
+room (the edge, in a worker) must not load the others.
+"""

@@ -5,12 +5,13 @@
     +-- AuthError                 an API token was refused (maps to 401/403)
     |   +-- TokenInvalid          missing, malformed, badly signed, wrong issuer/audience, expired
     |   +-- ScopeMissing          valid token without the scope the route needs
+    +-- CommandError              a CLI command failed for a reason the user can act on (exit status)
     +-- InvalidRequest            an API request body is wrong (maps to 400/413/422, names the fields)
     +-- RateLimited               a client went past one of its rate limits (maps to 429 with Retry-After)
     +-- ErasureFailed             a step of an erasure failed after its audit row recorded it (maps to 503)
     +-- DestinationRefused        a link to a host outside GA4GW_LINK_DESTINATIONS (also a ValueError)
 
-HTTP mapping happens once, in ``gateway.app``.
+HTTP mapping happens once, in ``gateway.service.app``.
 """
 
 from __future__ import annotations
@@ -100,3 +101,11 @@ class DestinationRefused(GatewayError, ValueError):
         super().__init__(f"links may not lead to {host or 'a URL without a host'} (GA4GW_LINK_DESTINATIONS)")
         self.url = url
         self.host = host
+
+
+class CommandError(GatewayError):
+    """A command failed for a reason the user can act on; ``status`` is the exit code."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status

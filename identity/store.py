@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-
-from warehouse import Warehouse
+from typing import TYPE_CHECKING
 
 from .graph import GraphConfig, IdentityGraph, Row
 from .model import Edge, Identifier
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from warehouse import Warehouse
 
 __all__ = ["EdgeStore", "load_graph"]
 

@@ -6,7 +6,10 @@ and analysts' queries checked on the engine's own syntax tree (``analyst``, impo
 use: it loads chDB itself).
 """
 
-from .client import Target, Warehouse, parse_dsn
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .ddl import Dialect
 from .errors import (
     ConfigurationError,
     MigrationError,
@@ -19,8 +22,25 @@ from .errors import (
 from .events import EVENT_COLUMN_NAMES, EventRow
 from .migrate import MigrationStatus, migrate, status
 from .quarantine import EVENTS_QUARANTINE, Refused, quarantine
-from .schema import GA4_DELIVERY_COLUMNS, MIGRATIONS, Dialect
+from .schema import GA4_DELIVERY_COLUMNS, MIGRATIONS
 from .writer import EventWriter, batch_token
+
+if TYPE_CHECKING:
+    from .client import Target, Warehouse, parse_dsn
+
+# The client imports the ClickHouse driver: it loads on first use, so a process that only builds event rows
+# (the edge) never imports it. (migrate and writer name the client in annotations only.)
+_LAZY = {"Target": "client", "Warehouse": "client", "parse_dsn": "client"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EVENTS_QUARANTINE",

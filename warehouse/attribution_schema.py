@@ -9,7 +9,7 @@ to the graph, a later migration replaces this view; nothing else changes.
 
 from __future__ import annotations
 
-from .schema import Dialect, Table
+from .ddl import Dialect, Table
 
 __all__ = [
     "ATTRIBUTION_CHANNEL_VALUES",

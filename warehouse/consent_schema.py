@@ -8,7 +8,7 @@ updates a row. Consent records age out with the retention setting like every tab
 
 from __future__ import annotations
 
-from .schema import Dialect, Table
+from .ddl import Dialect, Table
 
 __all__ = ["CONSENT_EVENTS", "consent_events"]
 

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from .client import Warehouse
-from .schema import Dialect, Table
+from .ddl import Dialect, Table
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from .client import Warehouse
 
 __all__ = ["ERASE_SETTINGS", "ERASURE_AUDIT", "ErasureKeys", "erase_rows", "erasure_audit"]
 

@@ -7,7 +7,7 @@ as they arrive; nothing updates a row. Erasure deletes rows by identifier (``a_v
 
 from __future__ import annotations
 
-from .schema import Dialect, Table
+from .ddl import Dialect, Table
 
 __all__ = ["IDENTITY_EDGES", "identity_edges"]
 

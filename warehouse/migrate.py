@@ -9,10 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from .client import Warehouse
+from .ddl import Dialect
 from .errors import MigrationError, WarehouseError
-from .schema import MIGRATIONS, MIGRATIONS_TABLE, TTL_TABLES, Dialect, Migration
+from .schema import MIGRATIONS, MIGRATIONS_TABLE, TTL_TABLES, Migration
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from .client import Warehouse
 
 __all__ = ["MigrationStatus", "dialect_for", "migrate", "status"]
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from .client import Warehouse
-from .schema import Dialect, Table
+from .ddl import Dialect, Table
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from .client import Warehouse
 
 __all__ = ["EVENTS_QUARANTINE", "Refused", "events_quarantine", "quarantine"]
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from .client import Warehouse
 from .errors import RowsRefused
 from .events import EventRow
 from .quarantine import Refused
+
+if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
+    from .client import Warehouse
 
 __all__ = ["EventWriter", "batch_token"]
 

@@ -1,14 +1,11 @@
-"""GA4 Measurement Protocol: a local validator speaking Google's validation vocabulary (the relay comes next)."""
+"""GA4 Measurement Protocol: the validator (Google's validation vocabulary), the payload builder, the relay
+with its delivery ledger and dead letters, and the MP stand-in used by tests and the demo.
+
+May import: ``state``, ``stores``, ``config``, ``telemetry``, the top-level modules, and the domain packages.
+"""
 
 from .body import validate_text
-from .validate import (
-    Code,
-    Limits,
-    ValidationMessage,
-    missing_session_params,
-    validate,
-    validation_response,
-)
+from .validate import Code, Limits, ValidationMessage, missing_session_params, validate, validation_response
 
 __all__ = [
     "Code",

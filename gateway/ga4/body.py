@@ -1,7 +1,7 @@
 """Validating a raw Measurement Protocol body, as Google's validation server receives it.
 
 Three things only the text shows: invalid JSON, what no store can keep (a lone surrogate from a
-``\ud800`` escape, nesting past ``gateway.bodies.MAX_DEPTH``), and names given twice in one object
+``\ud800`` escape, nesting past ``gateway.json_values.MAX_DEPTH``), and names given twice in one object
 (parsing keeps the last one silently). Everything else is ``validate`` on the parsed body with its real size.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..bodies import json_problem
+from gateway.json_values import json_problem
+
 from .validate import DEFAULT_LIMITS, Code, Limits, ValidationMessage, validate
 
 __all__ = ["validate_text"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sqlite import connect
+from gateway.stores.sqlite import connect
 
 __all__ = ["LedgerErasure", "forget"]
 

@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..sqlite import connect
+from gateway.stores.sqlite import connect
+
 from .batching import Delivery
 from .records import DeadLetter, Due, LedgerStatus, Report
 

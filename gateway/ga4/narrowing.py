@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..metrics import Metrics
+from gateway.telemetry.metrics import Metrics
+
 from .ledger import DeadLetter, Due, Ledger
 from .letters import SAFETY_SECONDS, consent_check, expired_message, split
 from .validate import Limits, validate

@@ -46,11 +46,10 @@ from typing import Any
 
 from consent import Purpose
 from consent.egress import has, withdrawn
+from gateway.state.consent_link import ConsentLink
+from gateway.state.identity_link import identifiers_of
 from identity import Pseudonymizer, Resolution
 from warehouse import EventRow
-
-from ..consent_link import ConsentLink
-from ..identity_link import identifiers_of
 
 __all__ = [
     "ENGAGEMENT_MSEC",

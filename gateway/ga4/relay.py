@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.stores.outbox import Outbox
+from gateway.stores.warehouse_link import WarehouseLink
+from gateway.telemetry.metrics import Metrics
+from gateway.telemetry.redaction import described, redact
+from gateway.threads import deprioritize_this_thread
 from warehouse import EventRow, WarehouseError
 
-from ..metrics import Metrics
-from ..outbox import Outbox
-from ..pipeline import deprioritize_this_thread
-from ..redaction import described, redact
-from ..warehouse_link import WarehouseLink
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
 from .letters import clamp, dead_letter, expired_message, split

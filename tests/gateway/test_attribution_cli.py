@@ -6,7 +6,7 @@ import io
 import re
 import time
 
-from gateway.attribution_cli import ProgressBar
+from gateway.cli.attribution import ProgressBar
 
 
 class Terminal(io.StringIO):

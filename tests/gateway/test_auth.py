@@ -5,9 +5,9 @@ import time
 import jwt
 import pytest
 
-from gateway.auth import AUDIENCE, ISSUER, TokenAuthority
+from gateway.api.auth import AUDIENCE, ISSUER, TokenAuthority
+from gateway.config.keys import Keyring
 from gateway.errors import ScopeMissing, TokenInvalid
-from gateway.keys import Keyring
 
 OLD = ("old", "o" * 64)
 NEW = ("new", "n" * 64)

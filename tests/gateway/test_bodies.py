@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from gateway.bodies import MAX_DEPTH, json_problem, parse_json
+from gateway.api.bodies import parse_json
 from gateway.errors import InvalidRequest
+from gateway.json_values import MAX_DEPTH, json_problem
 
 
 @pytest.mark.parametrize(

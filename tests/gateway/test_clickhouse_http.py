@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gateway.clickhouse_http import Limits, _ClickHouseError
+from gateway.api.clickhouse_http import Limits, _ClickHouseError
 
 
 def test_limits_only_go_down() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.domains import host_allowed, host_of, landing_domains, registrable_domain
+from gateway.edge.domains import host_allowed, host_of, landing_domains, registrable_domain
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from gateway.outbox import Outbox
-from gateway.tracking import GIF
+from gateway.edge.tracking import GIF
+from gateway.stores.outbox import Outbox
 from tests.conftest import LiveGateway, run_cli, start_gateway
 from warehouse import EventRow
 

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from gateway.config.keys import load_keyrings
+from gateway.config.settings import load_settings
 from gateway.ga4.standin import StandIn
-from gateway.keys import load_keyrings
-from gateway.settings import load_settings
 from identity import Pseudonymizer
 from tests.conftest import ROOT, LiveGateway, run_cli, start_gateway
 from tests.gateway.ga4.conftest import wait_for
@@ -36,8 +36,8 @@ _CONSENT = """
 import sys
 from datetime import UTC, datetime
 from consent import ConsentEvent, ConsentLedger, Purpose
-from gateway.keys import load_keyrings
-from gateway.settings import load_settings
+from gateway.config.keys import load_keyrings
+from gateway.config.settings import load_settings
 from identity import Pseudonymizer
 from warehouse import Warehouse, migrate
 settings = load_settings()

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.live
 
 _MUTATIONS = """
 import json
-from gateway.settings import load_settings
+from gateway.config.settings import load_settings
 from warehouse import Warehouse
 wh = Warehouse.connect(load_settings().dsn)
 print(json.dumps([list(r) for r in wh.rows("SELECT database, table, command FROM system.mutations")]))
@@ -36,7 +36,7 @@ _BREAK_CONSENT = """
 import sys
 from datetime import UTC, datetime
 from consent import ConsentEvent, ConsentLedger, Purpose
-from gateway.settings import load_settings
+from gateway.config.settings import load_settings
 from warehouse import Warehouse, migrate
 wh = Warehouse.connect(load_settings().dsn)
 migrate(wh)

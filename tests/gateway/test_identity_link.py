@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from gateway.identity_link import IdentityLink, edges_of, identifiers_of
+from gateway.state.identity_link import IdentityLink, edges_of, identifiers_of
 from identity import GraphConfig, Identifier, Kind, Pseudonymizer
 from warehouse import EventRow
 

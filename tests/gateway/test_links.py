@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.keys import Keyring
-from gateway.links import BadToken, LinkSigner, LinkToken, Mode, TokenKind
+from gateway.config.keys import Keyring
+from gateway.edge.links import BadToken, LinkSigner, LinkToken, Mode, TokenKind
 from identity import Pseudonymizer
 
 OLD = ("old", "o" * 40)

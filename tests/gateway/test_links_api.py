@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.keys import load_keyrings
-from gateway.links import LinkSigner, TokenKind
-from gateway.settings import load_settings
+from gateway.config.keys import load_keyrings
+from gateway.config.settings import load_settings
+from gateway.edge.links import LinkSigner, TokenKind
 from identity import Pseudonymizer
 from tests.conftest import ROOT, LiveGateway, clean_env, run_cli
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.machine import DEFAULT_SCANNER_MARKERS, Classifier, ClassifierConfig, Hit, Kind, Verdict
+from gateway.edge.machine import DEFAULT_SCANNER_MARKERS, Classifier, ClassifierConfig, Hit, Kind, Verdict
 
 SENT = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
 LATER = SENT + timedelta(hours=5)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.keys import Keyring
-from gateway.mp_ingest import issue_secret, verify_secret
+from gateway.api.mp_ingest import issue_secret, verify_secret
+from gateway.config.keys import Keyring
 
 OLD = Keyring((("k1", "o" * 40),))
 NEW = Keyring((("k2", "n" * 40), ("k1", "o" * 40)))

@@ -4,7 +4,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from gateway.outbox import Outbox
+from gateway.stores.outbox import Outbox
 
 
 def _append_all(outbox: Outbox, payloads: list[str]) -> list[bool]:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.metrics import Metrics
-from gateway.outbox import Outbox
-from gateway.pipeline import Pipeline
-from gateway.settings import load_settings
-from gateway.warehouse_link import WarehouseLink
+from gateway.config.settings import load_settings
+from gateway.jobs.pipeline import Pipeline
+from gateway.stores.outbox import Outbox
+from gateway.stores.warehouse_link import WarehouseLink
+from gateway.telemetry.metrics import Metrics
 from warehouse import EventRow
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.api.ratelimit import RateLimits
+from gateway.config.settings import load_settings
 from gateway.errors import RateLimited, SettingsError
-from gateway.ratelimit import RateLimits
-from gateway.settings import load_settings
 
 
 def test_failures_block_only_the_client_that_failed() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.redaction import described, redact
+from gateway.telemetry.redaction import described, redact
 
 ROW = (
     'Code: 69. Cannot parse input: ["ev1","1732000000.000","1732000000.000","purchase","server","","","","",'

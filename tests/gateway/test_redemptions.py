@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.redemptions import Redemptions
+from gateway.stores.redemptions import Redemptions
 
 
 def test_a_token_is_redeemed_once_and_a_retry_of_the_same_identification_passes(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.revocation import Revocations
+from gateway.stores.revocation import Revocations
 from tests.gateway.ga4.conftest import wait_for
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.rewrite import RewriteResult, RewrittenLink, rewrite_html
+from gateway.edge.rewrite import RewriteResult, RewrittenLink, rewrite_html
 
 PIXEL_URL = "https://gw.example/o/abc.gif"
 PIXEL_STYLE = 'width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px" />'

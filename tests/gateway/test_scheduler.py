@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.scheduler import NightlyAttribution
-from gateway.settings import load_settings
-from gateway.warehouse_link import WarehouseLink
+from gateway.config.settings import load_settings
+from gateway.jobs.scheduler import NightlyAttribution
+from gateway.stores.warehouse_link import WarehouseLink
 from tests.attribution.data import T0, Journey, Touch, insert, journey_events
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config.settings import SPECS, load_settings
 from gateway.errors import SettingsError
-from gateway.settings import SPECS, load_settings
 from tests.conftest import ROOT, clean_env, run_cli
 
 KEY = "k1:" + "s" * 40

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.sql_workers import PoolFull, QueryPool, QueryRun
+from gateway.api.sql_workers import PoolFull, QueryPool, QueryRun
 
 
 def _blocked(release: threading.Event, started: threading.Event) -> Iterator[bytes]:

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from gateway.keys import load_keyrings
-from gateway.links import LinkSigner, LinkToken, Mode, TokenKind
-from gateway.settings import load_settings
-from gateway.tracking import GIF
+from gateway.config.keys import load_keyrings
+from gateway.config.settings import load_settings
+from gateway.edge.links import LinkSigner, LinkToken, Mode, TokenKind
+from gateway.edge.tracking import GIF
 from identity import LandingTokens, Pseudonymizer
 from tests.conftest import LiveGateway, start_gateway
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from warehouse.schema import EVENTS, MIGRATIONS, Dialect
+from warehouse.ddl import Dialect
+from warehouse.schema import EVENTS, MIGRATIONS
 
 
 def test_single_node_ddl() -> None:

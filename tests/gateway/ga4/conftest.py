@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from consent import ConsentPolicy
-from gateway.consent_link import ConsentLink
 from gateway.ga4.ledger import Ledger
 from gateway.ga4.payloads import PayloadBuilder
 from gateway.ga4.relay import Relay, RelayConfig
 from gateway.ga4.standin import StandIn
-from gateway.metrics import Metrics
-from gateway.outbox import Outbox
+from gateway.state.consent_link import ConsentLink
+from gateway.stores.outbox import Outbox
+from gateway.telemetry.metrics import Metrics
 from identity import Pseudonymizer
 from warehouse import EventRow
 

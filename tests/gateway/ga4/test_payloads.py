@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent import ConsentPolicy, Purpose
-from gateway.consent_link import ConsentLink
 from gateway.ga4 import validate
 from gateway.ga4.batching import delivery_id, pack
 from gateway.ga4.payloads import Outgoing, PayloadBuilder, Skip, standin_client_id
 from gateway.ga4.transport import retry_after
+from gateway.state.consent_link import ConsentLink
 from tests.gateway.ga4.conftest import PSEUDONYMS, click, granting
 from warehouse import EventRow
 

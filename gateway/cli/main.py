@@ -1,0 +1,74 @@
+"""``ga4gw``: the operator's and analyst's command line.
+
+Each command group lives in its own module and adds its subcommands with ``register(sub)``; this module only
+assembles them, loads the settings and turns errors into one line and an exit status: 2 for bad input or
+settings, 1 when the operation failed. Groups raise ``gateway.errors.CommandError``; none imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway.config.settings import Settings, load_settings
+from gateway.errors import CommandError, SettingsError
+
+from . import attribution, erasure, ga4, identity, links, serve, settings, tokens, warehouse
+
+__all__ = ["main"]
+
+_GROUPS = (
+    serve,
+    warehouse,
+    tokens,
+    links,
+    ga4,
+    identity,
+    erasure,
+    attribution,
+    settings,
+)  # in the order ``ga4gw --help`` lists them
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ga4gw", description="ga4-gateway: first-party email tracking for GA4")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in _GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ga4gw`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        _logging(settings)
+        status: int = args.run(settings, args)
+        return status
+    except SettingsError as exc:
+        print(f"ga4gw: setting {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"ga4gw: {exc}", file=sys.stderr)
+        return exc.status
+    except Exception as exc:
+        from warehouse import WarehouseError
+
+        if isinstance(exc, WarehouseError):
+            print(f"ga4gw: warehouse: {exc.message}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+"""``ga4gw migrate`` and ``ga4gw sql``: the warehouse from the command line, through a running gateway when one
+owns the data directory (the embedded engine has one owner), directly otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import httpx
+
+from gateway.api.auth import TokenAuthority
+from gateway.config.keys import load_keyrings
+from gateway.config.settings import Settings
+from gateway.errors import CommandError
+from gateway.stores import runfile
+
+from .options import param
+
+__all__ = ["register"]
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from warehouse import Warehouse, migrate
+
+    if runfile.read(settings.data_dir) is not None and settings.dsn.startswith("chdb://"):
+        print("the running gateway applied the migrations at its start; nothing to do", file=sys.stderr)
+        return 0
+    wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
+    applied = migrate(wh, settings.retention_months)
+    print(f"applied migrations {applied}" if applied else "the schema is up to date")
+    return 0
+
+
+def _sql(settings: Settings, args: argparse.Namespace) -> int:
+    query = sys.stdin.read() if args.query in (None, "-") else args.query
+    params = dict(args.param or [])
+    owner = runfile.read(settings.data_dir)
+    if owner is not None:
+        _say(args, f"via the gateway at {owner.url} (pid {owner.pid})")
+        _sql_via_gateway(settings, owner, query, params, args.format)
+        return 0
+    from gateway.api.clickhouse_http import Limits
+    from warehouse import WarehouseError, parse_dsn
+    from warehouse.analyst import Analyst, escape_value
+
+    _say(args, f"no gateway owns {settings.data_dir}; opening {parse_dsn(settings.sql_dsn)!r} directly")
+    # The same checks and limits as the gateway's interface: the SQL is an analyst's, wherever it runs.
+    analyst = Analyst.connect(settings.sql_dsn)
+    limits = Limits(
+        settings.sql_max_seconds, settings.sql_max_result_rows, settings.sql_max_result_bytes, settings.sql_max_memory
+    )
+    binds = {name: escape_value(value) for name, value in params.items()}
+    try:
+        checked = analyst.prepare(query, binds)
+        for chunk in analyst.execute(checked, binds, limits.apply({}), checked.fmt or args.format, "ga4gw-cli"):
+            sys.stdout.buffer.write(chunk)
+    except WarehouseError as exc:
+        raise CommandError(exc.message) from None
+    finally:
+        analyst.close()
+    sys.stdout.flush()
+    return 0
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if args.verbose:
+        print(f"ga4gw: {message}", file=sys.stderr)
+
+
+def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], fmt: str) -> None:
+    """Send the query to the running gateway and copy its answer to standard output as it arrives."""
+    from warehouse.analyst import escape_value
+
+    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["sql:read"], 300)
+    url_params = {"default_format": fmt, **{f"param_{k}": escape_value(v) for k, v in params.items()}}
+    try:
+        with httpx.stream(
+            "POST",
+            f"{owner.url}/clickhouse/",
+            params=url_params,
+            content=query.encode(),
+            auth=("cli", token),
+            timeout=settings.sql_max_seconds + 10,
+        ) as response:
+            if response.status_code != 200:
+                raise CommandError(response.read().decode(errors="replace").strip())
+            for chunk in response.iter_bytes():
+                sys.stdout.buffer.write(chunk)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    sys.stdout.flush()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``migrate`` and ``sql``."""
+    sub.add_parser("migrate", help="apply pending warehouse migrations").set_defaults(run=_migrate)
+
+    sql = sub.add_parser("sql", help="run a read-only query on the warehouse and print the result")
+    sql.add_argument("query", nargs="?", help="the SQL; '-' or nothing reads it from standard input")
+    sql.add_argument("--format", default="TabSeparated", help="any ClickHouse output format (default TabSeparated)")
+    sql.add_argument("-v", "--verbose", action="store_true", help="say on stderr which way the query went")
+    sql.add_argument(
+        "--param",
+        type=param,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a value for a {NAME:Type} placeholder; repeatable",
+    )
+    sql.set_defaults(run=_sql)
