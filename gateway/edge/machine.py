@@ -42,9 +42,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["DEFAULT_SCANNER_MARKERS", "Classifier", "ClassifierConfig", "Hit", "Kind", "Verdict"]
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
+
+__all__ = ["DEFAULT_SCANNER_MARKERS", "Classifier", "ClassifierConfig", "Hit", "Kind", "Verdict", "classifier_config"]
 
 
 class Kind(StrEnum):
@@ -134,6 +137,15 @@ class ClassifierConfig:
             raise ValueError(f"burst_links must be at least 2, got {self.burst_links}")
         if self.memory_entries < 1:
             raise ValueError(f"memory_entries must be at least 1, got {self.memory_entries}")
+
+
+def classifier_config(settings: "Settings") -> ClassifierConfig:
+    """The configuration the gateway runs with: the built-in lists plus what the settings add."""
+    return ClassifierConfig(
+        scanner_markers=DEFAULT_SCANNER_MARKERS + settings.scanner_markers,
+        apple_networks=settings.apple_networks,
+        scanner_networks=settings.scanner_networks,
+    )
 
 
 @dataclass(frozen=True, slots=True)
