@@ -105,8 +105,8 @@ def print_quality() -> list[Scored]:
     print(f"{'verdict':<12} {'precision':>9} {'recall':>7} {'support':>8}")
     for kind, (precision, recall, support) in per_verdict(scored).items():
         print(f"{kind.value:<12} {precision:>9.2f} {recall:>7.2f} {support:>8}")
-    for name, kind in (("clicks", "click"), ("opens", "open"), ("all", None)):
-        precision, recall, machines = machine_figures(scored, kind)
+    for name, hit_kind in (("clicks", "click"), ("opens", "open"), ("all", None)):
+        precision, recall, machines = machine_figures(scored, hit_kind)
         print(f"machine {name:<6} precision {precision:.2f} recall {recall:.2f} ({machines} machine hits)")
     for s in scored:
         if s.verdict.kind != s.expected:

@@ -14,10 +14,13 @@ change them, so README "Scanner and proxy networks" says where each list lives a
 table. Operators add their own with ``GA4GW_SCANNER_NETWORKS``.
 """
 
+import ipaddress
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AS_OF", "PROXY_NETWORKS", "SCANNER_NETWORKS", "SHIPPED_NETWORKS", "VendorNetworks"]
+__all__ = ["AS_OF", "PROXY_NETWORKS", "SCANNER_NETWORKS", "SHIPPED_NETWORKS", "NetworkSet", "VendorNetworks"]
 
 AS_OF = "2026-11-28"
 
@@ -89,3 +92,39 @@ SHIPPED_NETWORKS: tuple[VendorNetworks, ...] = (
 
 SCANNER_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "scanner" for c in v.cidrs)
 PROXY_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "proxy" for c in v.cidrs)
+
+
+class NetworkSet:
+    """CIDRs looked up in O(log n): the shipped lists hold dozens of ranges and every hit is checked."""
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, cidrs: Iterable[str]) -> None:
+        # Ranges of both families live on one integer line: IPv6 is shifted past every IPv4 address.
+        spans = sorted(_span(ipaddress.ip_network(cidr, strict=False)) for cidr in cidrs)
+        merged: list[tuple[int, int]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        self._starts = [start for start, _ in merged]
+        self._ends = [end for _, end in merged]
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def __contains__(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        if address is None or not self._starts:
+            return False
+        point = int(address) + (_V6_OFFSET if address.version == 6 else 0)
+        at = bisect_right(self._starts, point) - 1
+        return at >= 0 and point <= self._ends[at]
+
+
+_V6_OFFSET = 1 << 32
+
+
+def _span(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int]:
+    offset = _V6_OFFSET if network.version == 6 else 0
+    return int(network.network_address) + offset, int(network.broadcast_address) + offset
