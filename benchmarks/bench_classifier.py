@@ -1,14 +1,120 @@
-"""How many hits per second gateway.edge.machine classifies on one core.
+"""How fast and how well gateway.edge.machine classifies.
 
 Run from the repository root: ``python -m benchmarks.bench_classifier``.
-The hits are built before the clock starts, so only ``Classifier.classify`` is timed.
+
+Speed: hits per second on one core; the hits are built before the clock starts, so only
+``Classifier.classify`` is timed. Quality: the labelled corpus in ``tests/data/classifier/hits.json``
+run through a ``Classifier`` built as the gateway builds it from default settings, printing precision
+and recall per verdict, and machine precision and recall for clicks and opens separately.
+``tests/gateway/test_machine_corpus.py`` keeps the quality figures from falling.
 """
 
+import json
 import random
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
 
-from gateway.edge.machine import Classifier, Hit
+from gateway.config.settings import load_settings
+from gateway.edge.machine import Classifier, Hit, Kind, Verdict, classifier_config
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "classifier" / "hits.json"
+# Verdicts that say no person was behind the hit; unknown is neither machine nor person.
+MACHINE = frozenset({Kind.SCANNER, Kind.PREFETCH, Kind.APPLE_MPP})
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One corpus row with the verdict the classifier gave."""
+
+    row: dict[str, Any]
+    verdict: Verdict
+
+    @property
+    def expected(self) -> Kind:
+        return Kind(self.row["expect"])
+
+
+def load_corpus(path: Path = CORPUS) -> list[dict[str, Any]]:
+    """The labelled rows of the corpus."""
+    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["hits"]
+    return rows
+
+
+def classify_corpus(rows: list[dict[str, Any]]) -> list[Scored]:
+    """Run every row through the gateway's default classifier, each as its own recipient."""
+    classifier = Classifier(classifier_config(load_settings({})))
+    sent = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+    scored = []
+    for n, row in enumerate(rows):
+        kind: Literal["open", "click"] = "click" if row["kind"] == "click" else "open"
+        hit = Hit(
+            kind=kind,
+            method=row["method"],
+            headers=row["headers"],
+            ip=row["ip"],
+            campaign_id="corpus",
+            recipient=f"r-{n}",
+            link_id=f"l-{n}" if kind == "click" else None,
+            send_time=sent,
+            now=sent + timedelta(seconds=row["seconds_since_send"]),
+        )
+        scored.append(Scored(row, classifier.classify(hit)))
+    return scored
+
+
+def _ratio(part: int, whole: int) -> float:
+    # Nothing predicted (or nothing to find) is a perfect score: no wrong answer was given.
+    return part / whole if whole else 1.0
+
+
+def per_verdict(scored: list[Scored]) -> dict[Kind, tuple[float, float, int]]:
+    """Precision, recall and support of every verdict the corpus expects or the classifier gave."""
+    kinds = {s.expected for s in scored} | {s.verdict.kind for s in scored}
+    figures = {}
+    for kind in sorted(kinds):
+        right = sum(1 for s in scored if s.expected == kind and s.verdict.kind == kind)
+        given = sum(1 for s in scored if s.verdict.kind == kind)
+        wanted = sum(1 for s in scored if s.expected == kind)
+        figures[kind] = (_ratio(right, given), _ratio(right, wanted), wanted)
+    return figures
+
+
+def machine_figures(scored: list[Scored], kind: str | None = None) -> tuple[float, float, int]:
+    """Machine precision and recall (and how many machine rows) over clicks, opens or both."""
+    rows = [s for s in scored if kind is None or s.row["kind"] == kind]
+    said = [s for s in rows if s.verdict.kind in MACHINE]
+    right = sum(1 for s in said if s.row["label"] == "machine")
+    machines = sum(1 for s in rows if s.row["label"] == "machine")
+    return _ratio(right, len(said)), _ratio(right, machines), machines
+
+
+def print_quality() -> list[Scored]:
+    """Print the quality figures over the corpus and return the scored rows."""
+    rows = load_corpus()
+    scored = classify_corpus(rows)
+    labels = Counter(row["label"] for row in rows)
+    kinds = Counter(row["kind"] for row in rows)
+    print(
+        f"corpus {len(rows)} hits ({labels['machine']} machine, {labels['human']} human; "
+        f"{kinds['click']} clicks, {kinds['open']} opens): {CORPUS.relative_to(CORPUS.parents[3])}"
+    )
+    print(f"{'verdict':<12} {'precision':>9} {'recall':>7} {'support':>8}")
+    for kind, (precision, recall, support) in per_verdict(scored).items():
+        print(f"{kind.value:<12} {precision:>9.2f} {recall:>7.2f} {support:>8}")
+    for name, hit_kind in (("clicks", "click"), ("opens", "open"), ("all", None)):
+        precision, recall, machines = machine_figures(scored, hit_kind)
+        print(f"machine {name:<6} precision {precision:.2f} recall {recall:.2f} ({machines} machine hits)")
+    for s in scored:
+        if s.verdict.kind != s.expected:
+            print(
+                f"  miss: expected {s.expected.value}, got {s.verdict.kind.value} {s.verdict.reasons}: {s.row['note']}"
+            )
+    return scored
+
 
 HITS = 200_000
 RECIPIENTS = 20_000
@@ -57,6 +163,7 @@ def _hits(rng: random.Random) -> list[Hit]:
 
 
 def main() -> None:
+    print_quality()
     hits = _hits(random.Random(7))
     classifier = Classifier()
     classify = classifier.classify

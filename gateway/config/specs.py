@@ -184,7 +184,8 @@ SPECS: tuple[SettingSpec, ...] = (
         "scanner_networks",
         p.networks,
         "",
-        "Networks (e.g. security vendors' datacenters) whose hits are scanners.",
+        "Networks whose hits are scanners, added to the shipped ranges of mail security gateways "
+        "(gateway/edge/networks.py).",
         "comma-separated CIDRs",
     ),
     SettingSpec(

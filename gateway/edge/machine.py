@@ -31,6 +31,13 @@ Decisions:
   to them. Their clicks are remembered per address, so link bursts still show.
 * The memory evicts the least recently active (campaign, recipient) first.
 
+Networks. ``gateway/edge/networks.py`` ships the published ranges of mail security gateways: any hit
+from them, a click or a pixel fetched at delivery, is a ``scanner`` (they fetch with ordinary browser
+strings). The image proxies' ranges (Gmail, Yahoo) are listed there but not used: a proxy fetch seconds
+after sending may be the proxy caching at delivery or a person opening at once, and no signal tells them
+apart yet. Apple's privacy proxy also sends a plain ``Mozilla/5.0``: from Apple's network (or soon after
+sending) that is ``apple_mpp`` like the stripped WebKit string.
+
 Not thread-safe: the server runs one asyncio loop per process and ``classify`` never awaits, so no
 lock is needed there. Give each thread its own :class:`Classifier` otherwise.
 """
@@ -42,9 +49,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["DEFAULT_SCANNER_MARKERS", "Classifier", "ClassifierConfig", "Hit", "Kind", "Verdict"]
+from gateway.edge.networks import SCANNER_NETWORKS, NetworkSet
+
+if TYPE_CHECKING:
+    from gateway.config.settings import Settings
+
+__all__ = ["DEFAULT_SCANNER_MARKERS", "Classifier", "ClassifierConfig", "Hit", "Kind", "Verdict", "classifier_config"]
 
 
 class Kind(StrEnum):
@@ -98,9 +110,10 @@ DEFAULT_SCANNER_MARKERS: tuple[str, ...] = (
     # Mail security gateways and link rewriters.
     "urldefense", "safelinks", "barracuda", "mimecast", "proofpoint", "forcepoint", "symantec",
     "trendmicro", "sophos", "zscaler",
+    "ciscosecureemail", "tmes", "gmail-content-sampling", "cmlinkcheck",
     # Link previewers and unfurlers.
-    "existence discovery", "bingpreview", "skypeuripreview", "slackbot", "whatsapp", "facebookexternalhit",
-    "twitterbot", "linkedinbot", "discordbot", "telegrambot",
+    "yahoo link preview", "existence discovery", "bingpreview", "skypeuripreview", "slackbot", "whatsapp",
+    "facebookexternalhit", "twitterbot", "linkedinbot", "discordbot", "telegrambot",
     # Crawlers.
     "bot/", "bot;", "+http", "crawler", "spider", "slurp", "scanner",
 )  # fmt: skip
@@ -109,10 +122,10 @@ _PROXIES = (("googleimageproxy", "gmail_image_proxy"), ("yahoomailproxy", "yahoo
 _PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
 _PREFETCH_WORDS = re.compile("prefetch|preview|prerender", re.IGNORECASE)
 _BARE_WEBKIT_END = "(KHTML, like Gecko)"
+_APPLE_PLAIN_UA = "mozilla/5.0"
 _UA_CACHE_SIZE = 4096
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,7 @@ class ClassifierConfig:
 
     scanner_markers: tuple[str, ...] = DEFAULT_SCANNER_MARKERS
     apple_networks: tuple[str, ...] = ("17.0.0.0/8",)
-    scanner_networks: tuple[str, ...] = ()
+    scanner_networks: tuple[str, ...] = SCANNER_NETWORKS
     min_click_seconds_after_send: float = 10.0
     apple_prefetch_window_seconds: float = 3600.0
     burst_window_seconds: float = 2.0
@@ -136,13 +149,22 @@ class ClassifierConfig:
             raise ValueError(f"memory_entries must be at least 1, got {self.memory_entries}")
 
 
+def classifier_config(settings: "Settings") -> ClassifierConfig:
+    """The configuration the gateway runs with: the built-in lists plus what the settings add."""
+    return ClassifierConfig(
+        scanner_markers=DEFAULT_SCANNER_MARKERS + settings.scanner_markers,
+        apple_networks=settings.apple_networks,
+        scanner_networks=SCANNER_NETWORKS + settings.scanner_networks,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _UaFacts:
     """What a user agent string says, computed once per distinct string."""
 
     markers: tuple[str, ...]  # reason codes, e.g. "ua_marker:curl"
     proxy: str | None  # reason code of an image proxy
-    bare_webkit: bool
+    apple_ua: str | None  # reason code of a user agent Apple's privacy proxy sends
     browser_like: bool
 
 
@@ -166,10 +188,6 @@ def _parse_ip(ip: str) -> _Address | None:
     return address
 
 
-def _in_networks(address: _Address | None, networks: tuple[_Network, ...]) -> bool:
-    return address is not None and any(n.version == address.version and address in n for n in networks)
-
-
 def _utc(moment: datetime) -> datetime:
     # A naive datetime would make subtraction raise; the contract says UTC, so read it as UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -181,8 +199,8 @@ class Classifier:
     def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
         self._config = config
         self._markers = tuple(dict.fromkeys(m.lower() for m in config.scanner_markers if m))
-        self._apple_networks = tuple(ipaddress.ip_network(c, strict=False) for c in config.apple_networks)
-        self._scanner_networks = tuple(ipaddress.ip_network(c, strict=False) for c in config.scanner_networks)
+        self._apple_networks = NetworkSet(config.apple_networks)
+        self._scanner_networks = NetworkSet(config.scanner_networks)
         self._too_soon_reason = f"sent_ago_s<{config.min_click_seconds_after_send:g}"
         self._apple_window_reason = f"sent_ago_s<{config.apple_prefetch_window_seconds:g}"
         # Enough to hold a burst even when other addresses click the same email in between.
@@ -234,8 +252,8 @@ class Classifier:
             # Reason codes stay a closed set: the raw method is attacker-controlled.
             reasons.append("method:HEAD" if method == "HEAD" else "method:other")
             strong.add(Kind.SCANNER)
-        address = _parse_ip(hit.ip) if self._scanner_networks or facts.bare_webkit else None
-        if _in_networks(address, self._scanner_networks):
+        address = _parse_ip(hit.ip)
+        if address in self._scanner_networks:
             reasons.append("scanner_network")
             strong.add(Kind.SCANNER)
 
@@ -243,9 +261,9 @@ class Classifier:
             reasons.append(facts.proxy)
             strong.add(Kind.SCANNER if is_click else Kind.IMAGE_PROXY)
 
-        if facts.bare_webkit:
-            reasons.append("apple_bare_webkit_ua")
-            from_apple = _in_networks(address, self._apple_networks)
+        if facts.apple_ua is not None:
+            reasons.append(facts.apple_ua)
+            from_apple = address in self._apple_networks
             if from_apple:
                 reasons.append("apple_network")
             if is_click:
@@ -291,7 +309,13 @@ class Classifier:
             facts = _UaFacts(
                 markers=tuple(f"ua_marker:{m}" for m in self._markers if m in lowered),
                 proxy=next((code for needle, code in _PROXIES if needle in lowered), None),
-                bare_webkit="applewebkit/" in lowered and ua.endswith(_BARE_WEBKIT_END),
+                apple_ua=(
+                    "apple_bare_webkit_ua"
+                    if "applewebkit/" in lowered and ua.endswith(_BARE_WEBKIT_END)
+                    else "apple_plain_ua"
+                    if lowered == _APPLE_PLAIN_UA
+                    else None
+                ),
                 browser_like=lowered.startswith("mozilla/"),
             )
             if len(self._ua_cache) >= _UA_CACHE_SIZE:

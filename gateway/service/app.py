@@ -33,7 +33,7 @@ from gateway.config.domain import graph_config
 from gateway.config.keys import load_keyrings
 from gateway.config.settings import Settings
 from gateway.edge.links import LinkSigner
-from gateway.edge.machine import DEFAULT_SCANNER_MARKERS, Classifier, ClassifierConfig
+from gateway.edge.machine import Classifier, classifier_config
 from gateway.edge.tracking import Edge, EdgeDispatch
 from gateway.errors import AuthError, InvalidRequest, RateLimited
 from gateway.ga4 import debug_route as ga4_debug
@@ -89,13 +89,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 
 
 def _classifier(settings: Settings) -> Classifier:
-    return Classifier(
-        ClassifierConfig(
-            scanner_markers=DEFAULT_SCANNER_MARKERS + settings.scanner_markers,
-            apple_networks=settings.apple_networks,
-            scanner_networks=settings.scanner_networks,
-        )
-    )
+    return Classifier(classifier_config(settings))
 
 
 async def _load_identity(link: WarehouseLink, identity: IdentityLink) -> None:
