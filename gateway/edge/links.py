@@ -204,15 +204,23 @@ class LinkSigner:
         if mode is Mode.ANONYMOUS:
             return {"recipient": ""}
         pseudonym = self._pseudonymizer.email(email) if email else ""
-        recipient = recipient.strip()
-        if is_email(recipient):
-            recipient = self._pseudonymizer.email(unquote(recipient))
+        recipient = self._key(recipient.strip())
         if recipient:
             return {"recipient": recipient, "email_pseudonym": pseudonym}
         return {"recipient": pseudonym}
 
+    def _key(self, recipient: str) -> str:
+        """The recipient key as given, or its keyed pseudonym when it is an email address."""
+        return self._pseudonymizer.email(unquote(recipient)) if is_email(recipient) else recipient
+
     def sign(self, token: LinkToken) -> str:
-        """The token string of ``token`` (signed with the newest key)."""
+        """The token string of ``token`` (signed with the newest key).
+
+        An email-shaped recipient is replaced by its pseudonym here too, for code that builds tokens
+        itself: no raw address is ever in a URL the gateway signs.
+        """
+        if token.recipient and is_email(token.recipient):
+            token = replace(token, recipient=self._key(token.recipient))
         if token.kind is TokenKind.CLICK:
             if problem := destination_problem(token.url):
                 raise ValueError(f"the click destination {token.url[:200]!r} cannot be signed: {problem}")

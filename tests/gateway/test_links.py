@@ -131,3 +131,14 @@ def test_an_email_shaped_recipient_key_is_never_readable_in_the_token(key: str) 
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).lower()
     assert b"jane" not in raw
     assert fields["recipient"] == signer.recipient_fields(Mode.PSEUDONYMOUS, "", key.replace("%40", "@"))["recipient"]
+
+
+def test_a_token_built_by_hand_with_an_email_recipient_carries_its_pseudonym() -> None:
+    signer = _signer(("k1", "s" * 32))
+    token = signer.sign(LinkToken(TokenKind.OPEN, "c1", "jane@example.com"))
+    payload = token.split(".")[1]
+    assert b"jane" not in base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert (
+        signer.verify(TokenKind.OPEN, token).recipient
+        == signer.recipient_fields(Mode.PSEUDONYMOUS, "jane@example.com")["recipient"]
+    )
