@@ -41,7 +41,7 @@ from publicsuffixlist import PublicSuffixList
 
 from .pseudonym import Pseudonymizer
 
-__all__ = ["PersonalData", "is_phone_key", "public_suffixes"]
+__all__ = ["PersonalData", "is_email", "is_phone_key", "public_suffixes"]
 
 _EMAIL = re.compile(
     r"(?<![\w.+'%-])"  # not inside a longer word
@@ -70,6 +70,15 @@ def _real_tld(label: str) -> bool:
 
 
 @cache
+def is_email(text: str) -> bool:
+    """Whether ``text`` (trimmed) is one email address, by the rule that finds emails in free text.
+
+    The link signer asks this of a recipient key, so "email-shaped" means the same there as in params
+    and URLs; ``%40`` for the at sign counts, as it does in a URL.
+    """
+    return _EMAIL.fullmatch(text.strip()) is not None
+
+
 def is_phone_key(key: str) -> bool:
     """Whether a param or query key names a phone number (``phone``, ``customerPhone``, ``tel``; not ``hotel``)."""
     words = [w.lower() for w in _KEY_WORDS.findall(key)]

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,15 +21,16 @@ from starlette.routing import Route
 from gateway.config.keys import load_keyrings
 from gateway.config.settings import Settings
 from gateway.edge.domains import host_allowed, host_of
-from gateway.edge.links import MAX_FIELD, LinkSigner, LinkToken, Mode, TokenKind
+from gateway.edge.links import LinkSigner, LinkToken, Mode, TokenKind, destination_problem
 from gateway.edge.rewrite import RewriteResult, rewrite_html
-from gateway.errors import DestinationRefused, InvalidRequest
+from gateway.errors import InvalidRequest
 from identity import Pseudonymizer
+from identity.personal import is_email
 
 from .auth import authenticate
 from .bodies import read_json
 
-__all__ = ["build_link_signer", "routes", "tracked_html", "tracked_links"]
+__all__ = ["build_link_signer", "recipient_warnings", "routes", "tracked_html", "tracked_links", "untracked_json"]
 
 _MAX_BODY = 2 * 1024 * 1024 + 64 * 1024  # a 2 MiB HTML body plus its JSON envelope
 _MAX_URLS = 1000
@@ -116,11 +116,22 @@ def tracked_html(
     return result, pixel
 
 
-def _is_absolute(url: object) -> bool:
-    if not isinstance(url, str) or not url.strip():
-        return False
-    parts = urlsplit(url.strip())
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def recipient_warnings(recipient: str, mode: Mode) -> list[str]:
+    """What the sender should know about its recipient key: an email given as the key is pseudonymised."""
+    if mode is not Mode.ANONYMOUS and is_email(recipient):
+        return [
+            "recipient looks like an email address: its keyed pseudonym was used instead, so the address is"
+            " in no link and not stored; give your own subscriber key as recipient and the address as email"
+        ]
+    return []
+
+
+def untracked_json(result: RewriteResult) -> list[dict[str, str]]:
+    """The links the rewriter left alone, for the JSON answer."""
+    return [
+        {"url": link.url, "tag": link.tag, "reason": link.reason, **({"detail": link.detail} if link.detail else {})}
+        for link in result.untracked
+    ]
 
 
 def _sent_at(value: object, errors: dict[str, str]) -> int | None:
@@ -142,13 +153,11 @@ def _sent_at(value: object, errors: dict[str, str]) -> int | None:
 
 
 def _url_problem(url: object, destinations: tuple[str, ...]) -> str | None:
-    if not _is_absolute(url):
+    """The signer's own rule (``destination_problem``), so a URL accepted here is one a click redirects to."""
+    if not isinstance(url, str):
         return "not an absolute http(s) URL"
-    assert isinstance(url, str)
-    if len(url.strip()) > MAX_FIELD:
-        return f"at most {MAX_FIELD} characters"
-    if not url.strip().isprintable():
-        return "holds a control character"
+    if problem := destination_problem(url.strip()):
+        return problem
     if destinations and not host_allowed(host := host_of(url.strip()), destinations):
         return f"links may not lead to {host} (allowed: {', '.join(destinations)}; GA4GW_LINK_DESTINATIONS)"
     return None
@@ -219,21 +228,21 @@ async def create_links(request: Request) -> JSONResponse:
     signer: LinkSigner = request.app.state.link_signer
     fields = _parse(await read_json(request, _MAX_BODY), settings)
     common = {k: fields[k] for k in ("campaign", "recipient", "email", "variant", "mode", "sent_at", "expires_in_days")}
+    warnings = recipient_warnings(fields["recipient"], fields["mode"])
     if fields["urls"] is not None:
         tracked, pixel = tracked_links(signer, urls=fields["urls"], **common)
         links = [
             {"link_id": str(i), "url": u, "tracked": t}
             for i, (u, t) in enumerate(zip(fields["urls"], tracked, strict=True), 1)
         ]
-        return JSONResponse({"links": links, "pixel": pixel})
-    try:
-        result, pixel = tracked_html(signer, fields["html"], track_unsubscribe=fields["track_unsubscribe"], **common)
-    except DestinationRefused as exc:
-        raise InvalidRequest("a link in the HTML leads outside GA4GW_LINK_DESTINATIONS", {"html": str(exc)}) from None
-    except ValueError as exc:  # a link the signer cannot carry (too long, a control character)
-        raise InvalidRequest("a link in the HTML cannot be tracked", {"html": str(exc)}) from None
+        return JSONResponse({"links": links, "pixel": pixel, "warnings": warnings})
+    # The rewriter never raises: a link the signer refuses is left as it was and listed in "untracked".
+    result, pixel = tracked_html(signer, fields["html"], track_unsubscribe=fields["track_unsubscribe"], **common)
     links = [{"link_id": link.link_id, "url": link.original, "tracked": link.tracked} for link in result.links]
-    return JSONResponse({"html": result.html, "links": links, "pixel": pixel})
+    untracked = untracked_json(result)
+    return JSONResponse(
+        {"html": result.html, "links": links, "untracked": untracked, "pixel": pixel, "warnings": warnings}
+    )
 
 
 def routes() -> list[Route]:

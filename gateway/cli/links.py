@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 from gateway.config.settings import Settings
 from gateway.errors import CommandError
@@ -28,17 +27,26 @@ def _link_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _warn_recipient(options: dict[str, Any]) -> None:
+    from gateway.api.links_api import recipient_warnings
+
+    for warning in recipient_warnings(options["recipient"], options["mode"]):
+        print(f"ga4gw: warning: {warning}", file=sys.stderr)
+
+
 def _links_sign(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.api.links_api import build_link_signer, tracked_links
+    from gateway.edge.links import destination_problem
 
     for url in args.urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise CommandError(f"URL {url!r} is not an absolute http(s) URL", 2)
+        if problem := destination_problem(url):
+            raise CommandError(f"URL {url[:200]!r} cannot be signed: {problem}", 2)
+    options = _link_options(args)
     try:
-        tracked, _ = tracked_links(build_link_signer(settings), urls=args.urls, **_link_options(args))
-    except ValueError as exc:  # a destination outside GA4GW_LINK_DESTINATIONS, too long, a control character
+        tracked, _ = tracked_links(build_link_signer(settings), urls=args.urls, **options)
+    except ValueError as exc:  # a destination outside GA4GW_LINK_DESTINATIONS
         raise CommandError(str(exc), 2) from None
+    _warn_recipient(options)
     print("\n".join(tracked))
     return 0
 
@@ -48,18 +56,20 @@ def _rewrite(settings: Settings, args: argparse.Namespace) -> int:
 
     # Bytes that are not UTF-8 pass through untouched (surrogateescape both ways).
     html = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
-    try:
-        result, _ = tracked_html(
-            build_link_signer(settings), html, track_unsubscribe=args.track_unsubscribe, **_link_options(args)
-        )
-    except ValueError as exc:  # a link outside GA4GW_LINK_DESTINATIONS, too long, a control character
-        raise CommandError(str(exc), 2) from None
+    options = _link_options(args)
+    # The rewriter never raises: links the signer refuses are left as they were and reported below.
+    result, _ = tracked_html(build_link_signer(settings), html, track_unsubscribe=args.track_unsubscribe, **options)
     sys.stdout.buffer.write(result.html.encode("utf-8", errors="surrogateescape"))
     sys.stdout.flush()
+    _warn_recipient(options)
     print(
-        f"ga4gw: {len(result.links)} links tracked, pixel {'added' if result.pixel_inserted else 'present'}",
+        f"ga4gw: {len(result.links)} links tracked, {len(result.untracked)} left untracked,"
+        f" pixel {'added' if result.pixel_inserted else 'present'}",
         file=sys.stderr,
     )
+    for link in result.untracked:
+        detail = f" ({link.detail})" if link.detail else ""
+        print(f"ga4gw: untracked <{link.tag}> {link.url[:200]!r}: {link.reason}{detail}", file=sys.stderr)
     return 0
 
 

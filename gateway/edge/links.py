@@ -13,26 +13,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from itsdangerous import BadSignature, Signer
 
 from gateway.config.keys import Keyring
 from gateway.errors import DestinationRefused
 from identity import Pseudonymizer
+from identity.personal import is_email
 
 from .domains import host_allowed, host_of
 
-__all__ = ["MAX_FIELD", "BadToken", "LinkSigner", "LinkToken", "Mode", "TokenKind"]
+__all__ = ["MAX_FIELD", "BadToken", "LinkSigner", "LinkToken", "Mode", "TokenKind", "destination_problem"]
 
 _SEP = "\x1f"
 _FORMAT = "1"
 _SCHEMES = {"https://": "s", "http://": "h"}
-_UNSCHEMES = {v: k for k, v in _SCHEMES.items()}
+_VERBATIM = "u"  # a destination whose scheme is not written in lower case is carried as it is
+_UNSCHEMES = {v: k for k, v in _SCHEMES.items()} | {_VERBATIM: ""}
+_HTTP_PREFIX = re.compile(r"https?://", re.IGNORECASE)
 MAX_FIELD = 4096  # characters of a token field (a destination URL, say)
 
 
@@ -88,12 +92,36 @@ def _b36(number: int) -> str:
     return out or "0"
 
 
+def destination_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a click destination, or None when it can.
+
+    A destination is redirected to exactly as given, so it must be one a Location header can carry
+    and a browser follows: an absolute http(s) URL, in any letter case, with a host, no whitespace
+    or control character at its ends and no control character inside.
+    """
+    if not _HTTP_PREFIX.match(url):
+        return "not an absolute http(s) URL"
+    if len(url) > MAX_FIELD:
+        return f"at most {MAX_FIELD} characters"
+    if not url.isprintable() or url != url.strip():
+        return "holds a control character or leading/trailing whitespace"
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError as exc:  # "Invalid IPv6 URL", a bad port...
+        return f"not a valid URL ({exc})"
+    if not netloc.rpartition("@")[2]:
+        return "not an absolute http(s) URL: it has no host"
+    return None
+
+
 def _encode(token: LinkToken) -> bytes:
     url = token.url
-    for prefix, code in _SCHEMES.items():
-        if url.startswith(prefix):
-            url = code + url[len(prefix) :]
-            break
+    if url:
+        url = _VERBATIM + url  # "HTTP://", "Https://": the destination is redirected to exactly as signed
+        for prefix, code in _SCHEMES.items():
+            if token.url.startswith(prefix):
+                url = code + token.url[len(prefix) :]
+                break
     fields = [
         _FORMAT,
         token.campaign_id,
@@ -121,6 +149,8 @@ def _decode(kind: TokenKind, raw: bytes, kid: str) -> LinkToken:
         if url[0] not in _UNSCHEMES:
             raise BadToken("bad destination")
         url = _UNSCHEMES[url[0]] + url[1:]
+        if not _HTTP_PREFIX.match(url):
+            raise BadToken("bad destination")
     return LinkToken(
         kind=kind,
         campaign_id=campaign,
@@ -165,20 +195,35 @@ class LinkSigner:
         }
 
     def recipient_fields(self, mode: Mode, recipient: str = "", email: str = "") -> dict[str, str]:
-        """The recipient fields of a token: the key as given, else the email's pseudonym; none if anonymous."""
+        """The recipient fields of a token: the key as given, else the email's pseudonym; none if anonymous.
+
+        A key shaped like an email (``identity.is_email``, the rule that finds emails everywhere else)
+        is taken for one: senders often use the address as their subscriber key, and a token is only
+        signed, so the raw address would be readable in the URL and stored in ``events.recipient``.
+        """
         if mode is Mode.ANONYMOUS:
             return {"recipient": ""}
         pseudonym = self._pseudonymizer.email(email) if email else ""
+        recipient = self._key(recipient.strip())
         if recipient:
-            return {"recipient": recipient.strip(), "email_pseudonym": pseudonym}
+            return {"recipient": recipient, "email_pseudonym": pseudonym}
         return {"recipient": pseudonym}
 
+    def _key(self, recipient: str) -> str:
+        """The recipient key as given, or its keyed pseudonym when it is an email address."""
+        return self._pseudonymizer.email(unquote(recipient)) if is_email(recipient) else recipient
+
     def sign(self, token: LinkToken) -> str:
-        """The token string of ``token`` (signed with the newest key)."""
+        """The token string of ``token`` (signed with the newest key).
+
+        An email-shaped recipient is replaced by its pseudonym here too, for code that builds tokens
+        itself: no raw address is ever in a URL the gateway signs.
+        """
+        if token.recipient and is_email(token.recipient):
+            token = replace(token, recipient=self._key(token.recipient))
         if token.kind is TokenKind.CLICK:
-            parts = urlsplit(token.url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"a click destination must be an absolute http(s) URL, not {token.url!r}")
+            if problem := destination_problem(token.url):
+                raise ValueError(f"the click destination {token.url[:200]!r} cannot be signed: {problem}")
             if self.destinations and not host_allowed(host := host_of(token.url), self.destinations):
                 raise DestinationRefused(token.url, host)
         for value in (token.campaign_id, token.recipient, token.link_id, token.url, token.variant):

@@ -13,8 +13,13 @@ The href is entity-decoded (as a browser does in an attribute) and trimmed befor
 the tracked URL is escaped for the quoting of the attribute it replaces.
 
 What is left alone: other schemes (``mailto:``, ``tel:``, ``javascript:``...), ``#anchors``, relative
-URLs, hrefs holding a template placeholder (``{{..}}``, ``{%..%}``, ``*|..|*``, ``%%..%%``, ``[[..]]``,
-``${..}``, also percent-encoded), tags with ``data-ga4gw="off"``, ``<base href>`` and every other tag.
+URLs, hrefs holding a template placeholder of any common dialect (``{{..}}``, ``{%..%}``, ``*|..|*``,
+``%%..%%``, ``[[..]]``, ``${..}``, ``<%..%>``, ``@name@``, and ``[..]`` when not right after a letter or
+digit, so that PHP-style ``?filter[color]=red`` and IPv6 hosts are not taken for one; also percent-encoded),
+tags with ``data-ga4gw="off"``, ``<base href>`` and every other tag. Links the signer refuses (``http://``
+with no host, an invalid IPv6 literal, a destination outside ``GA4GW_LINK_DESTINATIONS``...) are left
+alone too. Every ``href`` of an ``<a>``, ``<area>`` or VML element that is left alone is listed in
+``RewriteResult.untracked`` with its reason, so the sender sees what will not be counted.
 
 Unsubscribe links are left alone unless ``track_unsubscribe=True``: a click there must not count as
 engagement, and unsubscribing must keep working even when the gateway is down. A link is taken for one when the tag
@@ -23,8 +28,8 @@ has ``data-ga4gw="unsubscribe"``, or when its href (raw or percent-decoded) or i
 "unsubscribe", "list-unsubscribe", "abmelden", "afmelden", "désinscri", "desinscri",
 "darse de baja", "disiscriv", "opt-out" or "optout".
 
-Malformed input never raises: the scan stops at the first unterminated tag, comment or raw-text
-element and leaves the rest of the document untouched.
+Nothing raises on any input (a signer's ``ValueError`` included): the scan stops at the first
+unterminated tag, comment or raw-text element and leaves the rest of the document untouched.
 """
 
 import re
@@ -35,7 +40,7 @@ from html import unescape
 from html.entities import html5
 from urllib.parse import unquote
 
-__all__ = ["RewriteResult", "RewrittenLink", "rewrite_html"]
+__all__ = ["RewriteResult", "RewrittenLink", "UntrackedLink", "rewrite_html"]
 
 
 @dataclass(frozen=True)
@@ -49,16 +54,34 @@ class RewrittenLink:
 
 
 @dataclass(frozen=True)
+class UntrackedLink:
+    """One ``href`` the rewriter left byte for byte, and why."""
+
+    url: str  # the href after entity decoding and trimming
+    tag: str
+    reason: str  # "placeholder", "not-http", "opted-out", "unsubscribe" or "refused"
+    detail: str = ""  # for "refused": the signer's reason
+
+
+@dataclass(frozen=True)
 class RewriteResult:
     html: str
     links: tuple[RewrittenLink, ...]
     pixel_inserted: bool
+    untracked: tuple[UntrackedLink, ...] = ()
 
 
 _WS = "\t\n\f\r "  # HTML whitespace; str.isspace() would also take \xa0 and friends
 _URL_TRIM = "".join(map(chr, range(0x21)))  # the URL standard strips leading/trailing C0 controls and space
 _HTTP = re.compile(r"https?://", re.IGNORECASE)
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*|%%.*?%%|\[\[.*?\]\]|\$\{.*?\}", re.DOTALL)
+_PLACEHOLDER = re.compile(
+    r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*|%%.*?%%|\[\[.*?\]\]|\$\{.*?\}"  # Jinja/Liquid/Handlebars, Mailchimp, ...
+    r"|<%.*?%>"  # JSP, ERB, ASP
+    r"|@[A-Za-z_][\w.]*@"  # "@url@" of PHP shop systems
+    # "[webversion]", but neither an IPv6 host nor PHP's "a[b]"
+    r"|(?<![^\W_])\[(?![0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%(?:25)?\w+)?\])[^\[\]]+\]",
+    re.DOTALL,
+)
 _UNSUBSCRIBE_WORDS = (
     "unsubscribe",
     "list-unsubscribe",
@@ -115,6 +138,7 @@ def rewrite_html(
     """
     edits: list[tuple[int, int, str]] = []
     links: list[RewrittenLink] = []
+    untracked: list[UntrackedLink] = []
     body_close: int | None = None
     for tag in _tags(html):
         if tag.closing:
@@ -127,10 +151,15 @@ def rewrite_html(
         if href is None:
             continue
         url = _decode_attr(html[href.start : href.end]).strip(_URL_TRIM)
-        if not _is_trackable(html, tag, url, track_unsubscribe):
+        if reason := _untrackable(html, tag, url, track_unsubscribe):
+            untracked.append(UntrackedLink(url, tag.name, reason))
             continue
         link_id = str(len(links) + 1)
-        tracked = sign(url, link_id)
+        try:
+            tracked = sign(url, link_id)
+        except ValueError as exc:  # the signer refuses it: too long, no host, outside GA4GW_LINK_DESTINATIONS
+            untracked.append(UntrackedLink(url, tag.name, "refused", str(exc)))
+            continue
         edits.append((href.start, href.end, _escape_attr(tracked, href.quote)))
         links.append(RewrittenLink(link_id, url, tracked, tag.name))
 
@@ -141,7 +170,7 @@ def rewrite_html(
             at = len(html) if body_close is None else body_close
             edits.append((at, at, _PIXEL.format(escaped)))
             pixel_inserted = True
-    return RewriteResult(_apply(html, edits), tuple(links), pixel_inserted)
+    return RewriteResult(_apply(html, edits), tuple(links), pixel_inserted, tuple(untracked))
 
 
 def _tags(html: str) -> Iterator[_Tag]:
@@ -216,13 +245,20 @@ def _parse_attrs(html: str, pos: int) -> tuple[tuple[_Attr, ...], int] | None:
             attrs.append(_Attr(name, value_start, pos, ""))
 
 
-def _is_trackable(html: str, tag: _Tag, url: str, track_unsubscribe: bool) -> bool:
+def _untrackable(html: str, tag: _Tag, url: str, track_unsubscribe: bool) -> str:
+    """Why the link is left alone, or "" when it is to be signed."""
     switch = _attr_text(html, tag, "data-ga4gw").strip(_WS).lower()
-    if switch == "off" or not _HTTP.match(url) or _has_placeholder(url):
-        return False
+    if switch == "off":
+        return "opted-out"
+    if _has_placeholder(url):
+        return "placeholder"
+    if not _HTTP.match(url):
+        return "not-http"
     if track_unsubscribe:
-        return True
-    return switch != "unsubscribe" and not _mentions_unsubscribe(url, _visible_text(html, tag))
+        return ""
+    if switch == "unsubscribe" or _mentions_unsubscribe(url, _visible_text(html, tag)):
+        return "unsubscribe"
+    return ""
 
 
 def _has_placeholder(url: str) -> bool:

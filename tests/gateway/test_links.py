@@ -113,3 +113,32 @@ def test_a_typical_click_url_stays_short() -> None:
     url = _signer(("k1", "k" * 40)).click_url(token)
     print(f"\nclick URL for a 60-character destination: {len(url)} characters")
     assert len(url) < 200
+
+
+@pytest.mark.parametrize("url", ["HTTP://WWW.EXAMPLE.COM/SALE", "Https://shop.example/new", "hTTp://[::1]:8/"])
+def test_a_destination_in_any_scheme_case_decodes_to_exactly_itself(url: str) -> None:
+    signer = _signer(("k1", "s" * 32))
+    token = LinkToken(TokenKind.CLICK, "c1", "sub-1", "1", url)
+    assert signer.verify(TokenKind.CLICK, signer.sign(token)).url == url
+
+
+@pytest.mark.parametrize("key", ["jane@example.com", "Jane.Doe+news@Example.co.uk", "jane%40example.com"])
+def test_an_email_shaped_recipient_key_is_never_readable_in_the_token(key: str) -> None:
+    signer = _signer(("k1", "s" * 32))
+    fields = signer.recipient_fields(Mode.PSEUDONYMOUS, key)
+    token = signer.sign(LinkToken(TokenKind.CLICK, "c1", fields["recipient"], "1", "https://x.example/"))
+    payload = token.split(".")[1]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).lower()
+    assert b"jane" not in raw
+    assert fields["recipient"] == signer.recipient_fields(Mode.PSEUDONYMOUS, "", key.replace("%40", "@"))["recipient"]
+
+
+def test_a_token_built_by_hand_with_an_email_recipient_carries_its_pseudonym() -> None:
+    signer = _signer(("k1", "s" * 32))
+    token = signer.sign(LinkToken(TokenKind.OPEN, "c1", "jane@example.com"))
+    payload = token.split(".")[1]
+    assert b"jane" not in base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert (
+        signer.verify(TokenKind.OPEN, token).recipient
+        == signer.recipient_fields(Mode.PSEUDONYMOUS, "jane@example.com")["recipient"]
+    )
