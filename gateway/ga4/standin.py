@@ -90,6 +90,7 @@ class StandIn:
         self._script: deque[Behaviour] = deque()
         self._left = 0  # requests left for the head of the script
         self.received: list[Received] = []
+        self._stalling = 0  # requests read and held by a stall right now (a client killed now has them in flight)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +112,11 @@ class StandIn:
             self._script.clear()
             self._left = 0
             self.received = []
+
+    def stalling(self) -> int:
+        """How many requests a ``stall`` behaviour holds unanswered at this moment."""
+        with self._lock:
+            return self._stalling
 
     def requests(self, answered_only: bool = False) -> list[Received]:
         with self._lock:
@@ -242,7 +248,13 @@ class StandIn:
         keep_alive: bool,
     ) -> bool:
         if behaviour.kind == "stall":
-            await asyncio.sleep(behaviour.seconds)
+            with self._lock:
+                self._stalling += 1
+            try:
+                await asyncio.sleep(behaviour.seconds)
+            finally:
+                with self._lock:
+                    self._stalling -= 1
         try:
             parsed: Any = json.loads(body)
         except ValueError:

@@ -107,7 +107,6 @@ def test_links_answer_422_naming_the_field_never_500(gw: LiveGateway) -> None:
         ({"campaign": "winter\x1f26", "urls": ["https://shop.example/"]}, "campaign"),
         ({"recipient": "sub\x1f1", "urls": ["https://shop.example/"]}, "recipient"),
         ({"variant": "B\x1f", "urls": ["https://shop.example/"]}, "variant"),
-        ({"html": f'<a href="{long_url}">x</a>'}, "html"),
         ({"sent_at": 1e300, "urls": ["https://shop.example/"]}, "sent_at"),  # every later hit would fail
         ({"sent_at": "9999-12-31T23:59:59Z", "urls": ["https://shop.example/"]}, "sent_at"),
     ]
@@ -115,6 +114,9 @@ def test_links_answer_422_naming_the_field_never_500(gw: LiveGateway) -> None:
         answer = _links(gw, **fields)
         assert answer.status_code == 422, (name, answer.status_code, answer.text[:200])
         assert name in answer.json()["fields"], answer.text[:300]
+    long_in_html = _links(gw, html=f'<a href="{long_url}">x</a>')  # left as it was, listed, never a 500
+    assert long_in_html.status_code == 200
+    assert [u["reason"] for u in long_in_html.json()["untracked"]] == ["refused"]
     infinite = '{"campaign": "c", "recipient": "r", "sent_at": Infinity, "urls": ["https://shop.example/"]}'
     headers = {"authorization": f"Bearer {gw.token('links:write')}", "content-type": "application/json"}
     answer = httpx.post(gw.url + "/v1/links", content=infinite, headers=headers)
@@ -127,14 +129,20 @@ def test_destinations_outside_the_allow_list_are_refused_at_signing(gw: LiveGate
     assert set(answer.json()["fields"]) == {"urls.1", "urls.2"}
     assert "evil.example" in answer.json()["fields"]["urls.1"]
     html = '<a href="https://shop.example/a">ok</a> <a href="https://evil.example\\@shop.example/">trick</a>'
-    refused = _links(gw, html=html)
-    assert refused.status_code == 422
-    assert "evil.example" in refused.json()["fields"]["html"]
+    # In HTML a link that cannot be tracked is left as it was and listed (the rewriter never fails a whole email)
+    rewritten = _links(gw, html=html)
+    assert rewritten.status_code == 200
+    [left] = rewritten.json()["untracked"]
+    assert (left["reason"], left["url"]) == ("refused", "https://evil.example\\@shop.example/")
+    assert "evil.example" in left["detail"]
+    assert 'href="https://evil.example\\@shop.example/"' in rewritten.json()["html"]  # byte for byte
     assert _links(gw, html='<a href="https://partner.example/a">ok</a>').status_code == 200
     cli = run_cli("links", "sign", "--campaign", "c", "--recipient", "r", "https://evil.example/", env=gw.env)
     assert cli.returncode == 2
     assert "GA4GW_LINK_DESTINATIONS" in cli.stderr
     rewrite = run_cli("rewrite", "--campaign", "c", "--recipient", "r", stdin=html, env=gw.env)
-    assert rewrite.returncode == 2
+    assert rewrite.returncode == 0
+    assert "1 links tracked, 1 left untracked" in rewrite.stderr
     assert "evil.example" in rewrite.stderr
+    assert 'href="https://evil.example\\@shop.example/"' in rewrite.stdout
     assert run_cli("links", "sign", "--campaign", "c", "--recipient", "r", "https://shop.example/", env=gw.env).stdout
