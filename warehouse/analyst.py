@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import chdb
-import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from .client import Target, parse_dsn
+from .client import Target, parse_dsn, server_client
 from .errors import QueryError, QueryRefused, WarehouseError, WarehouseUnavailable
 from .sql_ast import AstSyntaxError, parse_ast, plain_quoted_names
 from .sql_policy import CheckedQuery, check_query, refuse_statement
@@ -102,17 +101,7 @@ class Analyst:
                 # Read-only, yet a SETTINGS clause may parse, so the policy names it instead of the engine.
                 self._checker.query("SET readonly = 2")
             else:
-                self._http = clickhouse_connect.get_client(
-                    host=target.host,
-                    port=target.port,
-                    username=target.username,
-                    password=target.password,
-                    secure=target.secure,
-                    database=target.database,
-                    connect_timeout=5,
-                    send_receive_timeout=300,
-                    autogenerate_session_id=False,
-                )
+                self._http = server_client(target, database=target.database, autogenerate_session_id=False)
                 # A read-only server user (README) may not change ``readonly``; it already holds then.
                 self._server_readonly = int(self._http.command("SELECT getSetting('readonly')") or 0) > 0
         except (RuntimeError, ClickHouseError, OSError) as exc:

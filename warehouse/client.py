@@ -28,7 +28,7 @@ from .errors import (
     WarehouseUnavailable,
 )
 
-__all__ = ["Target", "Warehouse", "parse_dsn"]
+__all__ = ["Target", "Warehouse", "parse_dsn", "server_client"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,21 @@ def parse_dsn(dsn: str, *, base: Path | None = None) -> Target:
     )
 
 
+def server_client(target: Target, **options: Any) -> Any:
+    """A clickhouse-connect HTTP client for a server ``target``; the gateway's connection and the analysts' share
+    the address, credentials and timeouts, and differ only in ``options``."""
+    return clickhouse_connect.get_client(
+        host=target.host,
+        port=target.port,
+        username=target.username,
+        password=target.password,
+        secure=target.secure,
+        connect_timeout=5,
+        send_receive_timeout=300,
+        **options,
+    )
+
+
 def _wrap(exc: BaseException) -> WarehouseError:
     if isinstance(exc, OperationalError | ProgrammingError) and "Code:" not in str(exc):
         return WarehouseUnavailable.from_exception(exc)
@@ -101,15 +116,7 @@ class Warehouse:
                 Path(target.path).mkdir(parents=True, exist_ok=True)
                 self._client = clickhouse_connect.get_client(interface="chdb", path=target.path)
             else:
-                self._client = clickhouse_connect.get_client(
-                    host=target.host,
-                    port=target.port,
-                    username=target.username,
-                    password=target.password,
-                    secure=target.secure,
-                    connect_timeout=5,
-                    send_receive_timeout=300,
-                )
+                self._client = server_client(target)
         except ClickHouseError as exc:
             raise WarehouseUnavailable.from_exception(exc) from None
         except OSError as exc:
