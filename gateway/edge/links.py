@@ -92,12 +92,18 @@ def _b36(number: int) -> str:
     return out or "0"
 
 
+# WHATWG URL standard, "forbidden domain code point", less the ones urlsplit already splits on (/ ? # @ :).
+_FORBIDDEN_IN_HOST = re.compile(r'[\s<>"^|{}`\\%\[\]\x00-\x1f\x7f]')
+
+
 def destination_problem(url: str) -> str | None:
     """Why ``url`` cannot be a click destination, or None when it can.
 
     A destination is redirected to exactly as given, so it must be one a Location header can carry
     and a browser follows: an absolute http(s) URL, in any letter case, with a host, no whitespace
-    or control character at its ends and no control character inside.
+    or control character at its ends and no control character inside, and a host a browser would look up:
+    none of the WHATWG URL standard's forbidden domain code points (space, ``<>"^|{}`` and friends), which
+    mark a template placeholder or markup caught in the host rather than a site.
     """
     if not _HTTP_PREFIX.match(url):
         return "not an absolute http(s) URL"
@@ -109,8 +115,12 @@ def destination_problem(url: str) -> str | None:
         netloc = urlsplit(url).netloc
     except ValueError as exc:  # "Invalid IPv6 URL", a bad port...
         return f"not a valid URL ({exc})"
-    if not netloc.rpartition("@")[2]:
+    host = netloc.rpartition("@")[2]
+    if not host:
         return "not an absolute http(s) URL: it has no host"
+    # an IPv6 literal ("[...]", then a port) was checked by urlsplit; a name or IPv4 address ends at ":"
+    if not host.startswith("[") and _FORBIDDEN_IN_HOST.search(host.partition(":")[0]):
+        return "the host holds a character no browser accepts in a host name (a placeholder or markup?)"
     return None
 
 

@@ -142,3 +142,39 @@ def test_a_token_built_by_hand_with_an_email_recipient_carries_its_pseudonym() -
         signer.verify(TokenKind.OPEN, token).recipient
         == signer.recipient_fields(Mode.PSEUDONYMOUS, "jane@example.com")["recipient"]
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a b/x",
+        "https://<?= $domain ?>/account",
+        "https://shop.example%3Cscript/x",
+        'https://sh"op.example/',
+        "https://{{host}}/x",
+        "https://shop|example/",
+        "http://user@sh op.example:80/",
+    ],
+)
+def test_a_host_no_browser_would_follow_is_refused_at_signing(url: str) -> None:
+    """Found by the template corpus (issue 13): hosts with spaces or markup were signed and then went nowhere."""
+    from gateway.edge.links import destination_problem
+
+    problem = destination_problem(url)
+    assert problem is not None
+    assert "host" in problem
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bücher.example/",
+        "https://[2001:db8::1]:8443/x",
+        "http://user:p%40ss@shop.example:80/a b",
+        "HTTPS://WWW.X.COM",
+    ],
+)
+def test_ordinary_hosts_stay_signable(url: str) -> None:
+    from gateway.edge.links import destination_problem
+
+    assert destination_problem(url) is None
