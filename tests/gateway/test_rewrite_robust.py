@@ -184,5 +184,5 @@ def test_the_corpus_is_as_broad_as_the_issue_asks() -> None:
     dialects = {dialect for entry in entries for dialect in entry["placeholder_dialects"]}
     assert len(entries) >= 36
     assert len(repositories) >= 15
-    assert {"{{ }}", "{% %}", "*| |*", "<% %>", "[ ]"} <= dialects
+    assert {"{{ }}", "{% %}", "*| |*", "<% %>", "[ ]", "${ }"} <= dialects
     assert any(entry["expect"]["untracked"].get("refused") for entry in entries)  # href="http://" buttons
