@@ -10,6 +10,7 @@
     +-- RateLimited               a client went past one of its rate limits (maps to 429 with Retry-After)
     +-- ErasureFailed             a step of an erasure failed after its audit row recorded it (maps to 503)
     +-- DestinationRefused        a link to a host outside GA4GW_LINK_DESTINATIONS (also a ValueError)
+    +-- MalformedList             a vendor's published network list is not in its format (also a ValueError)
 
 HTTP mapping happens once, in ``gateway.service.app``.
 """
@@ -22,6 +23,7 @@ __all__ = [
     "ErasureFailed",
     "GatewayError",
     "InvalidRequest",
+    "MalformedList",
     "RateLimited",
     "ScopeMissing",
     "SettingsError",
@@ -109,3 +111,11 @@ class CommandError(GatewayError):
     def __init__(self, message: str, status: int = 1) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MalformedList(GatewayError, ValueError):
+    """A vendor's published network list is not in its format (``networks_refresh``): ``source:line: reason``."""
+
+    def __init__(self, source: str, line: int, reason: str) -> None:
+        super().__init__(f"{source}:{line}: {reason}")
+        self.source, self.line, self.reason = source, line, reason

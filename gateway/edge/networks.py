@@ -1,6 +1,8 @@
 """Networks that mail scanners and image proxies fetch from, shipped so the classifier knows them by default.
 
-Each entry names its vendor, its role and where the vendor publishes the list. Roles:
+The ranges live in ``gateway/edge/data/networks.json``, shipped with the package: per vendor its role, where the
+vendor publishes the list, the format it is published in, the day it was taken, what it was checked against, and
+the ranges. This module loads and checks that file once, at import. Roles:
 
 * ``scanner``: security gateways that follow links and fetch images to inspect them (Microsoft EOP and
   Defender, Proofpoint, Mimecast, Barracuda, Cisco Secure Email, Trend Micro Email Security). Any hit
@@ -8,88 +10,100 @@ Each entry names its vendor, its role and where the vendor publishes the list. R
 * ``proxy``: image proxies that fetch a pixel when a person opens the mail (Gmail, Yahoo). Their opens
   stay people's, except a fetch at delivery, which is the proxy caching the mail before anyone reads it.
 
-The ranges are the vendors' published mail and scanning ranges as of ``AS_OF``, transcribed from public
-copies of those lists (the machine that wrote this table had no route to the vendors' pages); vendors
-change them, so README "Scanner and proxy networks" says where each list lives and how to refresh this
-table. Operators add their own with ``GA4GW_SCANNER_NETWORKS``.
+Vendors change their ranges: ``python -m gateway.edge.networks_refresh`` rebuilds the file from the vendors'
+published formats and prints what changed (README "Scanner and proxy networks"). Operators add their own with
+``GA4GW_SCANNER_NETWORKS``.
 """
 
+import datetime
 import ipaddress
+import json
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from importlib.resources import files
+from typing import Any, Literal, cast
 
-__all__ = ["AS_OF", "PROXY_NETWORKS", "SCANNER_NETWORKS", "SHIPPED_NETWORKS", "NetworkSet", "VendorNetworks"]
+__all__ = [
+    "AS_OF",
+    "FORMATS",
+    "PROXY_NETWORKS",
+    "SCANNER_NETWORKS",
+    "SHIPPED_NETWORKS",
+    "NetworkSet",
+    "VendorNetworks",
+    "load_networks",
+]
 
-AS_OF = "2026-11-28"
+FORMATS = ("microsoft", "goog", "spf", "cidrs")  # how each vendor publishes its list (networks_refresh reads them)
+_ROLES = ("scanner", "proxy")
 
 
 @dataclass(frozen=True, slots=True)
 class VendorNetworks:
-    """One vendor's published ranges and where they are published."""
+    """One vendor's published ranges, where and in which format they are published, and when they were taken."""
 
     vendor: str
     role: Literal["scanner", "proxy"]
     cidrs: tuple[str, ...]
     source: str
+    format: str = "cidrs"
+    taken: str = ""  # ISO date the list was taken from its source
+    checked: str = ""  # what the ranges were verified against
 
 
-SHIPPED_NETWORKS: tuple[VendorNetworks, ...] = (
-    VendorNetworks(
-        "microsoft_eop_defender",
-        "scanner",
-        ("40.92.0.0/15", "40.107.0.0/16", "52.100.0.0/14", "104.47.0.0/17", "2a01:111:f400::/48",
-         "2a01:111:f403::/48"),
-        "https://learn.microsoft.com/en-us/microsoft-365/enterprise/urls-and-ip-address-ranges (Exchange Online, ID 2)",
-    ),
-    VendorNetworks(
-        "proofpoint",
-        "scanner",
-        ("67.231.144.0/20", "148.163.128.0/19", "205.220.160.0/19", "66.159.224.0/19", "185.132.180.0/22",
-         "185.183.28.0/22", "91.207.212.0/23", "91.209.104.0/24", "62.209.50.0/23"),
-        "https://help.proofpoint.com (Proofpoint Essentials / PPS data-centre IP ranges); SPF include:pphosted.com",
-    ),
-    VendorNetworks(
-        "mimecast",
-        "scanner",
-        ("205.139.110.0/24", "207.211.30.0/23", "216.205.24.0/24", "170.10.128.0/23", "91.220.42.0/24",
-         "195.130.217.0/24", "185.58.84.0/22", "146.101.78.0/24", "194.106.220.0/24", "213.167.74.0/24"),
-        "https://community.mimecast.com/s/article/Mimecast-IP-Ranges; SPF include:_netblocks.mimecast.com",
-    ),
-    VendorNetworks(
-        "barracuda",
-        "scanner",
-        ("64.235.144.0/20", "209.222.80.0/21"),
-        "https://campus.barracuda.com/product/emailgatewaydefense/doc/ (Email Gateway Defense IP ranges)",
-    ),
-    VendorNetworks(
-        "cisco_secure_email",
-        "scanner",
-        ("68.232.128.0/19", "139.138.32.0/19", "216.71.128.0/19"),
-        "https://www.cisco.com/c/en/us/td/docs/security/ces/ (Cisco Secure Email Cloud Gateway, iphmx.com ranges)",
-    ),
-    VendorNetworks(
-        "trend_micro_email_security",
-        "scanner",
-        ("18.208.22.64/26", "18.208.22.128/25", "18.185.115.0/25", "18.185.115.128/26", "150.70.0.0/16"),
-        "https://docs.trendmicro.com/en-us/enterprise/trend-micro-email-security-online-help/ (MTA IP addresses)",
-    ),
-    VendorNetworks(
-        "google_image_proxy",
-        "proxy",
-        ("66.102.0.0/20", "66.249.80.0/20", "74.125.0.0/16", "2001:4860:4000::/36"),
-        "https://developers.google.com/static/search/apis/ipranges/user-triggered-fetchers-google.json; "
-        "https://www.gstatic.com/ipranges/goog.json",
-    ),
-    VendorNetworks(
-        "yahoo_mail_proxy",
-        "proxy",
-        ("98.136.0.0/14", "74.6.0.0/16", "66.163.160.0/19"),
-        "https://help.yahoo.com/kb/mail/yahoo-link-preview-SLN23615.html (rDNS .yahoo.com); ARIN whois Oath/Yahoo",
-    ),
-)  # fmt: skip
+def load_networks(document: Mapping[str, Any]) -> tuple[str, tuple[VendorNetworks, ...]]:
+    """Check a parsed networks file and return its ``as_of`` date and vendors.
 
+    Raises ValueError naming the vendor and field when an entry lacks its source or date, has an unknown role
+    or format, or a range that is not a network: a broken file must fail at import, not classify silently.
+    """
+    as_of = _date(document.get("as_of"), "as_of")
+    vendors = document.get("vendors")
+    if not isinstance(vendors, list) or not vendors:
+        raise ValueError("networks file: 'vendors' must be a non-empty list")
+    loaded: list[VendorNetworks] = []
+    for at, entry in enumerate(vendors):
+        if not isinstance(entry, dict):
+            raise ValueError(f"networks file: vendors[{at}] must be an object")
+        name = entry.get("vendor")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"networks file: vendors[{at}].vendor is missing")
+        where = f"networks file: vendor {name!r}"
+        for field in ("source", "checked"):
+            if not isinstance(entry.get(field), str) or not entry[field].strip():
+                raise ValueError(f"{where}: '{field}' is missing")
+        if entry.get("role") not in _ROLES:
+            raise ValueError(f"{where}: 'role' must be one of {', '.join(_ROLES)}")
+        if entry.get("format") not in FORMATS:
+            raise ValueError(f"{where}: 'format' must be one of {', '.join(FORMATS)}")
+        cidrs = entry.get("cidrs")
+        if not isinstance(cidrs, list) or not cidrs or not all(isinstance(cidr, str) for cidr in cidrs):
+            raise ValueError(f"{where}: 'cidrs' must be a non-empty list of networks")
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {cidr!r} is not a network ({exc})") from None
+        if any(other.vendor == name for other in loaded):
+            raise ValueError(f"{where}: listed twice")
+        role = cast(Literal["scanner", "proxy"], entry["role"])
+        taken = _date(entry.get("taken"), f"vendor {name!r} taken")
+        loaded.append(
+            VendorNetworks(name, role, tuple(cidrs), entry["source"], entry["format"], taken, entry["checked"])
+        )
+    return as_of, tuple(loaded)
+
+
+def _date(value: object, field: str) -> str:
+    try:
+        return datetime.date.fromisoformat(cast(str, value)).isoformat()
+    except (TypeError, ValueError):
+        raise ValueError(f"networks file: {field} must be a date (YYYY-MM-DD), not {value!r}") from None
+
+
+_SHIPPED = files("gateway.edge").joinpath("data", "networks.json")
+AS_OF, SHIPPED_NETWORKS = load_networks(json.loads(_SHIPPED.read_text(encoding="utf-8")))
 SCANNER_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "scanner" for c in v.cidrs)
 PROXY_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "proxy" for c in v.cidrs)
 

@@ -14,7 +14,7 @@ the tracked URL is escaped for the quoting of the attribute it replaces.
 
 What is left alone: other schemes (``mailto:``, ``tel:``, ``javascript:``...), ``#anchors``, relative
 URLs, hrefs holding a template placeholder of any common dialect (``{{..}}``, ``{%..%}``, ``*|..|*``,
-``%%..%%``, ``[[..]]``, ``${..}``, ``<%..%>``, ``@name@``, and ``[..]`` when not right after a letter or
+``%%..%%``, ``[[..]]``, ``${..}``, ``<%..%>``, ``<?..?>``, ``@name@``, and ``[..]`` when not right after a letter or
 digit, so that PHP-style ``?filter[color]=red`` and IPv6 hosts are not taken for one; also percent-encoded),
 tags with ``data-ga4gw="off"``, ``<base href>`` and every other tag. Links the signer refuses (``http://``
 with no host, an invalid IPv6 literal, a destination outside ``GA4GW_LINK_DESTINATIONS``...) are left
@@ -77,6 +77,7 @@ _HTTP = re.compile(r"https?://", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
     r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*|%%.*?%%|\[\[.*?\]\]|\$\{.*?\}"  # Jinja/Liquid/Handlebars, Mailchimp, ...
     r"|<%.*?%>"  # JSP, ERB, ASP
+    r"|<\?.*?\?>"  # PHP: "<?php echo $url ?>", "<?= $id ?>"
     r"|@[A-Za-z_][\w.]*@"  # "@url@" of PHP shop systems
     # "[webversion]", but neither an IPv6 host nor PHP's "a[b]"
     r"|(?<![^\W_])\[(?![0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%(?:25)?\w+)?\])[^\[\]]+\]",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +24,8 @@ from identity import Pseudonymizer
 TEMPLATES = Path(__file__).parents[1] / "data" / "email_templates"
 _SIGNER = LinkSigner(Keyring((("k1", "s" * 32),)), "https://t.example", Pseudonymizer([("p1", "q" * 32)]))
 _UNQUOTED_END = re.compile(r"[\t\n\f\r >]")
+_GITHUB_BLOB = re.compile(r"https://github\.com/([^/]+/[^/]+)/blob/[0-9a-f]{40}/.+")
+_PERMISSIVE = ("MIT", "Apache-2.0", "BSD-", "CC0", "CC BY")
 
 
 def _sign(url: str, link_id: str) -> str:
@@ -80,6 +84,10 @@ def test_a_link_the_signer_refuses_is_left_and_counted(href: str) -> None:
         "https://shop.example/${link}",
         "https://shop.example/[[link]]",
         "https://shop.example/%7B%7Bid%7D%7D",
+        "https://shop.example/p?id=<?php echo $id; ?>",
+        "https://<?= $domain ?>/account",
+        "https://shop.example/?u=&lt;?= $u ?&gt;",
+        "https://shop.example/?u=%3C%3F%3D%24u%3F%3E",
     ],
 )
 def test_placeholders_of_every_dialect_are_left_and_counted(href: str) -> None:
@@ -141,23 +149,40 @@ def test_the_rewriter_never_raises_and_changes_only_tracked_links(html: str) -> 
     _check_only_links_changed(html, result)
 
 
-def _templates() -> list[dict[str, str]]:
-    entries: list[dict[str, str]] = json.loads((TEMPLATES / "index.json").read_text())
+def _templates() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads((TEMPLATES / "index.json").read_text())
     return entries
 
 
 @pytest.mark.parametrize("entry", _templates(), ids=lambda e: e["file"])
-def test_public_templates_rewrite_without_raising_and_change_only_links(entry: dict[str, str]) -> None:
+def test_public_templates_rewrite_without_raising_and_change_only_links(entry: dict[str, Any]) -> None:
+    """Each template's links, counted by reading it (index.json "expect"), are what the rewriter tracks and leaves."""
     html = (TEMPLATES / entry["file"]).read_bytes().decode("utf-8", errors="surrogateescape")
     result = _rewrite(html)
     _check_only_links_changed(html, result)
     assert len(result.links) + len(result.untracked) >= 1, "a template in the corpus should have links"
+    assert len(result.links) == entry["expect"]["tracked"]
+    assert Counter(link.reason for link in result.untracked) == Counter(entry["expect"]["untracked"])
 
 
-def test_the_corpus_names_source_and_licence_of_every_file() -> None:
+def test_the_corpus_names_source_licence_and_commit_of_every_file() -> None:
     entries = _templates()
-    files = {path.name for path in TEMPLATES.iterdir() if path.suffix == ".html"}
+    files = {path.name for path in TEMPLATES.iterdir() if path.name not in ("index.json", "SOURCES.md")}
     assert files == {entry["file"] for entry in entries}
+    sources_md = (TEMPLATES / "SOURCES.md").read_text()
     for entry in entries:
-        assert entry["source"].startswith("https://github.com/")
-        assert entry["licence"]
+        assert _GITHUB_BLOB.match(entry["source"]), entry["source"]
+        assert entry["licence"].startswith(_PERMISSIVE), entry["licence"]
+        assert entry["file"] in sources_md
+        assert entry["source"].split("/blob/")[1][:7] in sources_md  # the commit it was taken at
+
+
+def test_the_corpus_is_as_broad_as_the_issue_asks() -> None:
+    """Issue 13: 36 public templates from at least 15 repositories, a mix of plain HTML and templating dialects."""
+    entries = _templates()
+    repositories = {_GITHUB_BLOB.match(entry["source"]).group(1) for entry in entries}  # type: ignore[union-attr]
+    dialects = {dialect for entry in entries for dialect in entry["placeholder_dialects"]}
+    assert len(entries) >= 36
+    assert len(repositories) >= 15
+    assert {"{{ }}", "{% %}", "*| |*", "<% %>", "[ ]", "${ }"} <= dialects
+    assert any(entry["expect"]["untracked"].get("refused") for entry in entries)  # href="http://" buttons
