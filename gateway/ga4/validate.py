@@ -53,7 +53,9 @@ __all__ = ["DEFAULT_LIMITS", "MAX_AMOUNT", "Behavior", "Code", "Limits", "Valida
            "behavior_of", "missing_session_params", "validate", "validation_response"]  # fmt: skip
 
 _AMOUNTS = frozenset({"value", "price", "quantity"})  # the params GA4 reads as numbers (value: revenue)
-_ITEM_NUMBERS = frozenset({"price", "quantity"})  # Google refuses an item's that cannot be read as a number
+# An item's price or quantity Google cannot convert to a number is Google's own refusal (its recorded answer to
+# "$19"); one that converts but does not fit the warehouse is the gateway's (storage_rules).
+_ITEM_NUMBERS = frozenset({"price", "quantity"})
 _CLIENT_ID = re.compile(r"[0-9]+\.[0-9]+")  # Google's "<number>.<number>": leading zeros are numbers too
 _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}")
 _HASH: Rule = (
@@ -183,14 +185,14 @@ def _identity(check: Check, payload: dict[Any, Any], require_client_id: bool) ->
         return
     if not isinstance(user_id, str):
         check.add("user_id", "must be a string", Code.VALUE_INVALID)
-    elif check.enforce and len(user_id) > check.limits.user_id_chars:
-        check.add("user_id", f"{len(user_id)} characters; at most {check.limits.user_id_chars}",
-                  Code.VALUE_OUT_OF_BOUNDS)  # fmt: skip
     elif check.privacy and not user_id:
         check.add("user_id", "must not be empty (gateway rule: a blank user id merges users)", Code.VALUE_INVALID)
     elif check.privacy and _EMAIL.search(user_id):
         check.add("user_id", "looks like an email: raw personal identifiers are not allowed (gateway rule)",
                   Code.VALUE_INVALID)  # fmt: skip
+    elif check.enforce and len(user_id) > check.limits.user_id_chars:
+        check.add("user_id", f"{len(user_id)} characters; at most {check.limits.user_id_chars}",
+                  Code.VALUE_OUT_OF_BOUNDS)  # fmt: skip
 
 
 def _events(check: Check, events: object) -> None:
@@ -235,9 +237,9 @@ def _params(check: Check, path: str, value: object) -> None:
         long_names = long_names or (isinstance(name, str) and len(name) > max_name)
         if name == "items":
             _items(check, f"{path}.items", param)
-        elif (problem := value_problem(param, limits.value_chars(name), enforce)) or (
-            storage and name in _AMOUNTS and (problem := amount_problem(param))
-        ):
+        elif (storage and name in _AMOUNTS and (problem := amount_problem(param))) or (
+            problem := value_problem(param, limits.value_chars(name), enforce)
+        ):  # the amount first: what RELAXED says of a value, ENFORCE_RECOMMENDATIONS says too
             check.add(f"{path}.{name}", *problem)
     if long_names:
         _truncated_duplicates(check, params, max_name)
@@ -275,21 +277,15 @@ def _items(check: Check, path: str, items: object) -> None:
                 custom += 1
                 if problem := name_problem(key, limits.param_name_chars, _PARAM_NAMES, enforce):
                     check.add(f"{here}.{key}", f"Invalid item param name [{key}]. {problem[0]}", problem[1])
-            if problem := value_problem(field, limits.param_value_chars, enforce):
+            amount = amount_problem(field) if key in _ITEM_NUMBERS else None
+            if amount is not None and isinstance(field, str) and amount[0].startswith("must be a number"):
+                check.add(f"{here}.{key}", f"Validation of item.{key} should prevent conversion from unsupported "
+                          f"value [{proto_value(field)}]", Code.VALUE_INVALID)  # fmt: skip
+            elif (storage and (problem := amount)) or (
+                problem := value_problem(field, limits.param_value_chars, enforce)
+            ):
                 check.add(f"{here}.{key}", *problem)
-            elif key in _ITEM_NUMBERS and (problem := amount_problem(field)):
-                _item_amount(check, f"{here}.{key}", key, field, problem, storage)
         check.count(here, custom, limits.item_custom_params, "custom item params")
-
-
-def _item_amount(check: Check, path: str, key: str, value: object, problem: tuple[str, Code], storage: bool) -> None:
-    """An item's price or quantity Google cannot convert to a number is Google's own refusal (its recorded
-    answer to ``"$19"``); one that converts but does not fit the warehouse is the gateway's."""
-    if isinstance(value, str) and problem[0].startswith("must be a number"):
-        check.add(path, f"Validation of item.{key} should prevent conversion from unsupported value "
-                  f"[{proto_value(value)}]", Code.VALUE_INVALID)  # fmt: skip
-    elif storage:
-        check.add(path, *problem)
 
 
 def _user_properties(check: Check, value: object) -> None:
