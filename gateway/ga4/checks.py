@@ -100,13 +100,15 @@ def proto_value(value: object) -> str:
 class Check:
     """Walks one payload and collects its messages; the small checks every part of the body shares."""
 
-    __slots__ = ("enforce", "limits", "messages", "newest_micros", "oldest_micros", "privacy", "raw_user_data",
-                 "storage")  # fmt: skip
+    __slots__ = ("enforce", "limits", "long_values", "messages", "newest_micros", "oldest_micros", "privacy",
+                 "raw_user_data", "storage")  # fmt: skip
 
     def __init__(
         self, now: float, limits: Limits, *, enforce: bool, privacy: bool, storage: bool, raw_user_data: bool
     ) -> None:
         self.limits = limits
+        # the params allowed longer values (page_location...), looked up once per param: a dict, not a scan
+        self.long_values = {name: limits.value_chars(name) for name, _ in limits.long_params}
         self.enforce = enforce
         self.privacy = privacy
         self.storage = storage

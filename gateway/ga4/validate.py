@@ -230,19 +230,40 @@ def _params(check: Check, path: str, value: object) -> None:
     limits = check.limits
     check.count(path, len(params), limits.params_per_event, "params")
     enforce, storage, max_name = check.enforce, check.storage, limits.param_name_chars
-    long_names = False
+    chars, longer = limits.param_value_chars, check.long_values
+    verdicts = _param_names(max_name, enforce)
     for name, param in params.items():  # paths are only built for a message: this loop is the hot one
-        if problem := name_problem(name, max_name, _PARAM_NAMES, enforce):
+        if (problem := verdicts.get(name, _UNSEEN)) is _UNSEEN:
+            problem = verdicts[name] = name_problem(name, max_name, _PARAM_NAMES, enforce)
+        if problem:
             check.add(f"{path}.{name}", f"Invalid param name [{name}]. {problem[0]}", problem[1])
-        long_names = long_names or (isinstance(name, str) and len(name) > max_name)
         if name == "items":
             _items(check, f"{path}.items", param)
-        elif (storage and name in _AMOUNTS and (problem := amount_problem(param))) or (
-            problem := value_problem(param, limits.value_chars(name), enforce)
-        ):  # the amount first: what RELAXED says of a value, ENFORCE_RECOMMENDATIONS says too
+        elif storage and name in _AMOUNTS and (problem := amount_problem(param)):
+            check.add(f"{path}.{name}", *problem)  # the amount first: what RELAXED says, enforcing says too
+        elif type(param) is str and (not enforce or len(param) <= longer.get(name, chars)):
+            continue  # the common case, decided without a call
+        elif problem := value_problem(param, longer.get(name, chars), enforce):
             check.add(f"{path}.{name}", *problem)
+    try:  # map(len) runs in C: this check costs nearly nothing when no name is long
+        long_names = max(map(len, params), default=0) > max_name
+    except TypeError:  # a key that is not a string (only callers in Python can send one)
+        long_names = True
     if long_names:
         _truncated_duplicates(check, params, max_name)
+
+
+_UNSEEN: Any = object()
+_PARAM_VERDICTS: dict[tuple[int, bool], dict[Any, tuple[str, Code] | None]] = {}
+
+
+def _param_names(max_chars: int, enforce: bool) -> dict[Any, tuple[str, Code] | None]:
+    """Verdicts on param names already seen, per limit and behaviour: a dict lookup is cheaper than a cached call,
+    and the same few names come in every event. Bounded: emptied when a sender invents too many names."""
+    verdicts = _PARAM_VERDICTS.setdefault((max_chars, enforce), {})
+    if len(verdicts) > 4096:
+        verdicts.clear()
+    return verdicts
 
 
 def _truncated_duplicates(check: Check, params: dict[Any, Any], max_name: int) -> None:
