@@ -1,5 +1,8 @@
 """Validator speed on a typical full request (25 events, 7 params each): validations/s.
 
+The body asks for no ``validation_behavior``, so it is judged RELAXED, as the relay's are; one line
+measures the same body under ENFORCE_RECOMMENDATIONS, which adds the collection limits.
+
 The relay validates every request before sending it, so this is a cost paid per send.
 
     .venv/bin/python -m benchmarks.bench_validate
@@ -11,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 
-from gateway.ga4 import validate, validate_text
+from gateway.ga4 import Behavior, validate, validate_text
 
 
 def _payload(now: float) -> dict[str, object]:
@@ -53,6 +56,9 @@ def main() -> None:
     body = json.dumps(payload, separators=(",", ":")).encode()
     print(f"a 25-event request, {len(body):,} bytes")
     _measure("validate(payload, body_size=known)", lambda: validate(payload, now=now, body_size=len(body)))
+    strict = Behavior.ENFORCE_RECOMMENDATIONS
+    _measure("  the same, ENFORCE_RECOMMENDATIONS",
+             lambda: validate(payload, now=now, body_size=len(body), behavior=strict))  # fmt: skip
     _measure("validate(payload) (size computed)", lambda: validate(payload, now=now))
     _measure("validate_text(body) (parse + duplicates)", lambda: validate_text(body, now=now))
 

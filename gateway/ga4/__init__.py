@@ -5,12 +5,23 @@ May import: ``state``, ``stores``, ``config``, ``telemetry``, the top-level modu
 """
 
 from .body import validate_text
-from .validate import Code, Limits, ValidationMessage, missing_session_params, validate, validation_response
+from .validate import (
+    Behavior,
+    Code,
+    Limits,
+    ValidationMessage,
+    behavior_of,
+    missing_session_params,
+    validate,
+    validation_response,
+)
 
 __all__ = [
+    "Behavior",
     "Code",
     "Limits",
     "ValidationMessage",
+    "behavior_of",
     "missing_session_params",
     "validate",
     "validate_text",

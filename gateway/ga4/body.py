@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.json_values import json_problem
 
-from .validate import DEFAULT_LIMITS, Code, Limits, ValidationMessage, validate
+from .validate import DEFAULT_LIMITS, Behavior, Code, Limits, ValidationMessage, validate
 
 __all__ = ["validate_text"]
 
@@ -23,12 +23,17 @@ def validate_text(
     now: float,
     limits: Limits = DEFAULT_LIMITS,
     require_client_id: bool = True,
+    behavior: Behavior | None = None,
+    privacy_rules: bool = True,
+    storage_rules: bool = True,
+    raw_user_data: bool = False,
 ) -> list[ValidationMessage]:
     """Validate a raw body, as the validation server receives it.
 
-    Two things only the text shows: invalid JSON (one VALUE_INVALID at ``""``: nothing more can be
-    said) and names given twice in one object, which parsing silently collapses to the last one
-    (NAME_DUPLICATED at each such name). The rest is ``validate`` with the real body size.
+    Two things only the text shows: invalid JSON (one VALUE_INVALID with no field path: nothing more
+    can be said) and names given twice in one object, which parsing silently collapses to the last one
+    (NAME_DUPLICATED at each such name). The rest is ``validate`` with the real body size and the same
+    options (``behavior`` None: the body's own ``validation_behavior``, ``RELAXED`` when it has none).
     """
     seen: list[tuple[dict[str, Any], str]] = []  # holding the objects keeps their ids unique
 
@@ -43,14 +48,16 @@ def validate_text(
     try:
         payload = json.loads(body, object_pairs_hook=remember_duplicates, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return [ValidationMessage("", f"the body is not valid JSON: {exc}", Code.VALUE_INVALID)]
+        return [ValidationMessage("", f"Unable to parse Measurement Protocol JSON payload. {exc}", Code.VALUE_INVALID)]
     problem = json_problem(payload)  # what no store can keep: lone surrogates, nesting past the door's bound
     if problem is not None:
         return [ValidationMessage(problem[0], problem[1], Code.VALUE_INVALID)]
     size = len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
     messages = [ValidationMessage(path, "this name is given more than once", Code.NAME_DUPLICATED)
                 for path in _duplicate_paths(payload, seen)]  # fmt: skip
-    return messages + validate(payload, now=now, limits=limits, require_client_id=require_client_id, body_size=size)
+    return messages + validate(payload, now=now, limits=limits, require_client_id=require_client_id, body_size=size,
+                               behavior=behavior, privacy_rules=privacy_rules, storage_rules=storage_rules,
+                               raw_user_data=raw_user_data)  # fmt: skip
 
 
 def _reject_constant(name: str) -> Any:

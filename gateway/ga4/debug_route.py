@@ -1,8 +1,10 @@
 """``POST /debug/mp/collect``: Google's validation server, answered locally by the gateway's own validator.
 
-Code that speaks the Measurement Protocol can check its payloads against the exact rules the relay
-enforces before sending, with Google's answer format. Like Google's, it needs no secret and stores
-nothing.
+Code that speaks the Measurement Protocol can check its payloads against the rules the relay enforces
+before sending, with Google's answer format. Like Google's, it needs no secret, stores nothing and honours
+the body's ``validation_behavior``: ``RELAXED`` (the default) reports only malformed requests,
+``ENFORCE_RECOMMENDATIONS`` the collection limits too. ``tests/data/mp_conformance.json`` lists the
+answers it gives exactly as Google does, and those where it differs on purpose.
 """
 
 from __future__ import annotations

@@ -157,9 +157,9 @@ def test_malformed_events_get_a_4xx_naming_each_field_and_nothing_is_stored(rela
         "events[3].params.items[0].item_id",
     }  # fmt: skip
     reserved = post_events(gw, [{"name": "view_item", "user_id": "u1",
-                                 "params": {"items": [{"item_id": "A"}], "_secret": "x"}}], token)  # fmt: skip
+                                 "params": {"items": [{"item_id": "A"}], "google_secret": "x"}}], token)  # fmt: skip
     assert reserved.status_code == 422
-    assert "NAME_RESERVED" in reserved.json()["fields"]["events[0].params._secret"]
+    assert "NAME_RESERVED" in reserved.json()["fields"]["events[0].params.google_secret"]
     assert httpx.post(gw.url + "/v1/events", content=b"{oops").status_code == 401
     not_json = httpx.post(gw.url + "/v1/events", content=b"{oops",
                           headers={"authorization": f"Bearer {token}", "content-type": "application/json"})  # fmt: skip
