@@ -107,9 +107,7 @@ def test_many_recipients_clicked_from_one_network_within_seconds_is_a_scanner() 
 
 def test_an_ipv6_48_is_one_network() -> None:
     classifier = Classifier()
-    verdicts = [
-        classifier.classify(hit(20 + 0.1 * n, recipient=f"r-{n}", ip=f"2001:db8:5:{n:x}::1")) for n in range(4)
-    ]
+    verdicts = [classifier.classify(hit(20 + 0.1 * n, recipient=f"r-{n}", ip=f"2001:db8:5:{n:x}::1")) for n in range(4)]
     assert verdicts[3].kind is Kind.SCANNER
     other = classifier.classify(hit(20.5, recipient="r-9", ip="2001:db8:6::1"))  # another /48
     assert "network_burst" not in other.reasons
@@ -125,9 +123,7 @@ def test_gmail_proxy_opens_of_many_readers_from_one_network_are_not_a_burst() ->
     # Google's proxy fetches for every Gmail reader from a few networks: many people, one network, by design.
     classifier = Classifier()
     verdicts = [
-        classifier.classify(
-            hit(1800 + 0.1 * n, kind="open", recipient=f"r-{n}", ip=f"66.249.84.{n}", ua=GMAIL_PROXY)
-        )
+        classifier.classify(hit(1800 + 0.1 * n, kind="open", recipient=f"r-{n}", ip=f"66.249.84.{n}", ua=GMAIL_PROXY))
         for n in range(20)
     ]
     assert {v.kind for v in verdicts} == {Kind.IMAGE_PROXY}
@@ -159,4 +155,5 @@ def test_network_memory_is_bounded_and_forgotten_on_erasure() -> None:
         assert classifier.networks_remembered <= 30
         assert classifier.remembered <= 30
     assert classifier.forget([f"r-{n}" for n in range(300)]) == 30
-    assert classifier.networks_remembered == 0 and classifier.remembered == 0
+    assert classifier.networks_remembered == 0
+    assert classifier.remembered == 0
