@@ -96,6 +96,10 @@ _APPLE_PLAIN_UA = "mozilla/5.0"
 _UA_CACHE_SIZE = 4096
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Hits from these reach the gateway through the operator's own proxy or a test rig: one address for everybody,
+# so they never make a network burst (a scanner on the internet cannot come from them).
+_LOCAL_NETWORKS = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "::1/128",
+                   "fc00::/7", "fe80::/10")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ class Classifier:
         self._apple_networks = NetworkSet(config.apple_networks)
         self._scanner_networks = NetworkSet(config.scanner_networks)
         self._proxy_networks = NetworkSet(config.proxy_networks)
+        self._local_networks = NetworkSet(_LOCAL_NETWORKS)
         self._too_soon_reason = f"sent_ago_s<{config.min_click_seconds_after_send:g}"
         self._apple_window_reason = f"sent_ago_s<{config.apple_prefetch_window_seconds:g}"
         self._delivery_reason = f"proxy_at_delivery_s<{config.delivery_window_seconds:g}"
@@ -283,7 +288,8 @@ class Classifier:
             # Image proxies and Apple's relay are many people behind one network by design.
             counts=is_click and not proxied and facts.apple_ua is None,
         )
-        network = network_of(address) if (activity is not None or is_click) else None
+        remembered = (activity is not None or is_click) and address not in self._local_networks
+        network = network_of(address) if remembered else None
         rule, group = self._bursts.observe(activity, network, seen)
         if rule:
             reasons.append(rule)

@@ -119,6 +119,15 @@ def test_colleagues_behind_one_office_address_clicking_minutes_apart_are_people(
     assert {v.kind for v in verdicts} == {Kind.HUMAN}
 
 
+@pytest.mark.parametrize("ip", ["127.0.0.1", "10.1.2.3", "192.168.0.7", "::1", "fd00::1"])
+def test_everybody_through_a_local_proxy_is_not_a_network_burst(ip: str) -> None:
+    # A gateway behind the operator's proxy sees one address for everybody: only the email's own burst counts.
+    classifier = Classifier()
+    verdicts = [classifier.classify(hit(30 + 0.1 * n, recipient=f"r-{n}", ip=ip)) for n in range(10)]
+    assert {v.kind for v in verdicts} == {Kind.HUMAN}
+    assert classifier.networks_remembered == 0
+
+
 def test_gmail_proxy_opens_of_many_readers_from_one_network_are_not_a_burst() -> None:
     # Google's proxy fetches for every Gmail reader from a few networks: many people, one network, by design.
     classifier = Classifier()
@@ -151,7 +160,7 @@ def test_burst_rules_are_configurable() -> None:
 def test_network_memory_is_bounded_and_forgotten_on_erasure() -> None:
     classifier = Classifier(ClassifierConfig(memory_entries=30))
     for n in range(300):
-        classifier.classify(hit(100 + n, recipient=f"r-{n}", ip=f"10.{n % 250}.{n // 250}.1"))
+        classifier.classify(hit(100 + n, recipient=f"r-{n}", ip=f"81.{n % 250}.{n // 250}.1"))
         assert classifier.networks_remembered <= 30
         assert classifier.remembered <= 30
     assert classifier.forget([f"r-{n}" for n in range(300)]) == 30
