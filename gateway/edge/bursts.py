@@ -26,6 +26,7 @@ import ipaddress
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from .verdicts import Kind, Revision
 
@@ -47,20 +48,21 @@ class BurstRules:
     entries: int
 
 
-@dataclass(slots=True)
-class Seen:
-    """One recent hit as the memory keeps it. ``verdict`` and ``reasons`` change when it is revised."""
-
-    at: float
-    kind: str  # open or click
-    event_id: str
-    campaign_id: str
-    link_id: str
-    who: str  # the recipient, or the address of an anonymous hit
-    counts: bool  # a click that counts towards a network burst
-    verdict: Kind = Kind.HUMAN
-    reasons: tuple[str, ...] = ()
-    revised: bool = False
+# One remembered hit: (at, kind, event_id, campaign_id, link_id, who, counts, verdict, reasons). A plain tuple of
+# strings and numbers on purpose: the garbage collector stops tracking such tuples, and hundreds of thousands of
+# tracked objects would make every collection (and so every hit) slower. ``who`` is the recipient, or the
+# address of an anonymous hit; ``counts`` says whether a click counts towards a network burst. Whether a hit was
+# revised is kept apart, in ``Bursts._revised``.
+Seen = tuple[float, str, str, str, str, str, bool, Kind, tuple[str, ...]]
+_AT: Final = 0
+_KIND: Final = 1
+_ID: Final = 2
+_CAMPAIGN: Final = 3
+_LINK: Final = 4
+_WHO: Final = 5
+_COUNTS: Final = 6
+_VERDICT: Final = 7
+_REASONS: Final = 8
 
 
 class Activity:
@@ -70,7 +72,7 @@ class Activity:
 
     def __init__(self) -> None:
         self.opened = False
-        self.hits: list[Seen] = []
+        self.hits: tuple[Seen, ...] = ()  # a tuple, not a list: see Seen
 
 
 def network_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> int | None:
@@ -82,10 +84,11 @@ def network_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) ->
     return -(int(address) >> _V6_SHIFT) - 1  # negative: never equal to an IPv4 network
 
 
-def _recent(hits: list[Seen], now: float, window: float, keep: int) -> list[Seen]:
+def _recent(hits: tuple[Seen, ...], now: float, window: float, keep: int, seen: Seen) -> tuple[Seen, ...]:
+    """The hits still inside the window, at most ``keep`` of them, then ``seen``."""
     # abs(): out-of-order arrivals (several workers, clock steps) must not revive or join old hits.
-    kept = [seen for seen in hits if abs(now - seen.at) <= window]
-    return kept[-keep:]
+    kept = [hit for hit in hits if abs(now - hit[_AT]) <= window]
+    return (*kept[-keep:], seen)
 
 
 class Bursts:
@@ -97,7 +100,8 @@ class Bursts:
         self._keep = 4 * rules.links
         self._network_keep = 4 * rules.network_recipients
         self._emails: OrderedDict[tuple[str, str, str], Activity] = OrderedDict()
-        self._networks: OrderedDict[tuple[str, int], list[Seen]] = OrderedDict()
+        self._networks: OrderedDict[tuple[str, int], tuple[Seen, ...]] = OrderedDict()
+        self._revised: OrderedDict[str, None] = OrderedDict()  # event ids already revised (bounded like the rest)
 
     def __len__(self) -> int:
         return len(self._emails)
@@ -126,65 +130,71 @@ class Bursts:
         for key in keys:
             del self._emails[key]
         for network, hits in list(self._networks.items()):
-            left = [seen for seen in hits if seen.who not in gone]
+            left = tuple(seen for seen in hits if seen[_WHO] not in gone)
             if left:
                 self._networks[network] = left
             else:
                 del self._networks[network]
         return len(keys)
 
-    def observe(self, activity: Activity | None, network: int | None, seen: Seen) -> tuple[str, list[Seen]]:
+    def observe(self, activity: Activity | None, network: int | None, seen: Seen) -> tuple[str, tuple[Seen, ...]]:
         """Remember ``seen``; when it completes a burst, the rule's code and the earlier hits of the burst."""
         rules = self._rules
-        rule, group = "", []
+        rule: str = ""
+        group: tuple[Seen, ...] = ()
+        at, is_click, counts = seen[_AT], seen[_KIND] == "click", seen[_COUNTS]
         if activity is not None:
-            hits = activity.hits = _recent(activity.hits, seen.at, rules.window_seconds, self._keep - 1)
-            hits.append(seen)
-            if seen.kind == "click":
-                links = {s.link_id for s in hits if s.kind == "click"}
+            hits = activity.hits = _recent(activity.hits, at, rules.window_seconds, self._keep - 1, seen)
+            if is_click and len(hits) >= rules.links:
+                links = {s[_LINK] for s in hits if s[_KIND] == "click"}
                 if len(links) >= rules.links:
                     rule, group = "link_burst", hits[:-1]
         if network is not None:
-            key = (seen.campaign_id, network)
+            key = (seen[_CAMPAIGN], network)
             networks = self._networks
             bucket = networks.get(key)
             if bucket is None:
-                if not seen.counts:  # an open from a network no click came from: nothing to remember
+                if not counts:  # an open from a network no click came from: nothing to remember
                     return rule, group
-                bucket = []
                 if len(networks) >= rules.entries:
                     networks.popitem(last=False)
-            else:
-                networks.move_to_end(key)
-            bucket = _recent(bucket, seen.at, rules.network_window_seconds, self._network_keep - 1)
-            bucket.append(seen)
-            networks[key] = bucket
-            if seen.counts and not rule:
-                who = {s.who for s in bucket if s.counts}
+                networks[key] = (seen,)
+                return rule, group
+            networks.move_to_end(key)
+            window = rules.network_window_seconds
+            bucket = networks[key] = _recent(bucket, at, window, self._network_keep - 1, seen)
+            if counts and not rule and len(bucket) >= rules.network_recipients:
+                who = {s[_WHO] for s in bucket if s[_COUNTS]}
                 if len(who) >= rules.network_recipients:
                     rule, group = "network_burst", bucket[:-1]
         return rule, group
 
-    @staticmethod
-    def revise(group: list[Seen], rule: str) -> tuple[Revision, ...]:
-        """Revise every hit of ``group`` a person or ``unknown`` was credited with to ``scanner``, once."""
+    def revise(self, group: tuple[Seen, ...], rule: str, current: str) -> tuple[Revision, ...]:
+        """Revise every hit of ``group`` a person or ``unknown`` was credited with to ``scanner``, once.
+
+        ``current`` is the event id of the hit that completed the burst: a scanner's already, never revised.
+        """
         revisions = []
+        revised = self._revised
+        if current:
+            revised[current] = None
         for seen in group:
-            if seen.revised or seen.verdict not in _REVISABLE or not seen.event_id:
+            event_id = seen[_ID]
+            if seen[_VERDICT] not in _REVISABLE or not event_id or event_id in revised:
                 continue
-            seen.revised = True
-            reasons = (*seen.reasons, f"revised:{rule}")
+            revised[event_id] = None
+            if len(revised) > self._rules.entries:
+                revised.popitem(last=False)
             revisions.append(
                 Revision(
-                    event_id=seen.event_id,
-                    kind="click" if seen.kind == "click" else "open",
-                    campaign_id=seen.campaign_id,
-                    link_id=seen.link_id,
-                    at=seen.at,
-                    previous=seen.verdict,
+                    event_id=event_id,
+                    kind="click" if seen[_KIND] == "click" else "open",
+                    campaign_id=seen[_CAMPAIGN],
+                    link_id=seen[_LINK],
+                    at=seen[_AT],
+                    previous=seen[_VERDICT],
                     verdict=Kind.SCANNER,
-                    reasons=reasons,
+                    reasons=(*seen[_REASONS], f"revised:{rule}"),
                 )
             )
-            seen.verdict, seen.reasons = Kind.SCANNER, reasons
         return tuple(revisions)

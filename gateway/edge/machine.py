@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING
 
 from gateway.edge.networks import PROXY_NETWORKS, SCANNER_NETWORKS, NetworkSet
 
-from .bursts import BurstRules, Bursts, Seen, network_of
-from .verdicts import Hit, Kind, Revision, Verdict
+from .bursts import BurstRules, Bursts, network_of
+from .verdicts import MACHINE_KINDS, Hit, Kind, Revision, Verdict
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
@@ -240,8 +240,10 @@ class Classifier:
         if facts.proxy is not None:
             reasons.append(facts.proxy)
             strong.add(Kind.SCANNER if is_click else Kind.IMAGE_PROXY)
-        proxied = facts.proxy is not None or address in self._proxy_networks
-        if proxied and not is_click and elapsed is not None and elapsed < config.delivery_window_seconds:
+        at_delivery = not is_click and elapsed is not None and elapsed < config.delivery_window_seconds
+        # Only clicks and opens at delivery need the lookup: most hits are opens read later.
+        proxied = facts.proxy is not None or ((is_click or at_delivery) and address in self._proxy_networks)
+        if proxied and at_delivery:
             # The proxy caching the mail as it arrives, before anyone reads it (a person opens later).
             reasons.append(self._delivery_reason)
             strong.add(Kind.PREFETCH)
@@ -278,28 +280,27 @@ class Classifier:
             activity = self._bursts.activity((hit.campaign_id, hit.recipient, ""))
             activity.opened = True
 
-        seen = Seen(
-            at=now.timestamp(),
-            kind=hit.kind,
-            event_id=hit.event_id,
-            campaign_id=hit.campaign_id,
-            link_id=hit.link_id or "",
-            who=hit.recipient or hit.ip,
-            # Image proxies and Apple's relay are many people behind one network by design.
-            counts=is_click and not proxied and facts.apple_ua is None,
-        )
-        remembered = (activity is not None or is_click) and address not in self._local_networks
-        network = network_of(address) if remembered else None
-        rule, group = self._bursts.observe(activity, network, seen)
-        if rule:
-            reasons.append(rule)
-            strong.add(Kind.SCANNER)
-
         kind = next((k for k in _PRIORITY if k in strong), None)
         if kind is None:
             kind = Kind.UNKNOWN if ambiguous or weak >= 2 else Kind.HUMAN
-        seen.verdict, seen.reasons = kind, tuple(reasons)
-        return Verdict(kind, seen.reasons, Bursts.revise(group, rule) if rule else ())
+        if kind in MACHINE_KINDS and not is_click:
+            return Verdict(kind, tuple(reasons))  # never revised, never part of a burst: nothing to remember
+
+        remembered = (activity is not None or is_click) and address not in self._local_networks
+        network = network_of(address) if remembered else None
+        # Image proxies and Apple's relay are many people behind one network by design: they never count.
+        counts = is_click and not proxied and facts.apple_ua is None
+        link = hit.link_id or ""
+        at = now.timestamp()
+        own = tuple(reasons)
+        seen = (at, hit.kind, hit.event_id, hit.campaign_id, link, hit.recipient or hit.ip, counts, kind, own)
+        rule, group = self._bursts.observe(activity, network, seen)
+        if not rule:
+            return Verdict(kind, own)
+        reasons.append(rule)
+        strong.add(Kind.SCANNER)
+        kind = next(k for k in _PRIORITY if k in strong)
+        return Verdict(kind, tuple(reasons), self._bursts.revise(group, rule, hit.event_id))
 
     def _ua_facts(self, ua: str) -> _UaFacts:
         # Real traffic has few distinct user agents; caching makes the marker scan nearly free.
