@@ -33,10 +33,17 @@ Decisions:
 
 Networks. ``gateway/edge/networks.py`` ships the published ranges of mail security gateways: any hit
 from them, a click or a pixel fetched at delivery, is a ``scanner`` (they fetch with ordinary browser
-strings). The image proxies' ranges (Gmail, Yahoo) are listed there but not used: a proxy fetch seconds
-after sending may be the proxy caching at delivery or a person opening at once, and no signal tells them
-apart yet. Apple's privacy proxy also sends a plain ``Mozilla/5.0``: from Apple's network (or soon after
-sending) that is ``apple_mpp`` like the stripped WebKit string.
+strings). An image proxy (by its user agent or its network, Gmail's and Yahoo's) fetching the pixel within
+``delivery_window_seconds`` of the send is caching the mail as it arrives: ``prefetch``, with
+``proxy_at_delivery_s<30``; later it fetches as the person opens, ``image_proxy``. A person opening within
+seconds of the send through a proxy is counted a machine: rare, and the price of not counting every Gmail
+delivery as an open. Apple's privacy proxy also sends a plain ``Mozilla/5.0``: from Apple's network (or soon
+after sending) that is ``apple_mpp`` like the stripped WebKit string.
+
+Bursts across addresses (``bursts.py``): three links of one email within seconds whatever the addresses, or
+clicks of several recipients from one network within seconds, make the hit that completes the burst a
+``scanner`` and revise the earlier hits of the burst; the verdict carries those revisions
+(``Verdict.revisions``) for the edge to record. A machine open is never part of one, so it is not remembered.
 
 Not thread-safe: the server runs one asyncio loop per process and ``classify`` never awaits, so no
 lock is needed there. Give each thread its own :class:`Classifier` otherwise.
