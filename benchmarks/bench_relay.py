@@ -113,9 +113,10 @@ def throughput(url: str, kind: str, count: int) -> None:
               f"{count / elapsed:>8,.0f} warehouse events/s", flush=True)  # fmt: skip
 
 
-def click_to_arrival(url: str, rate: int, seconds: int) -> None:
+def click_to_arrival(url: str, rate: int, seconds: int, settle: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = {"GA4GW_GA4_MEASUREMENT_ID": "G-BENCH", "GA4GW_GA4_API_SECRET": "bench", "GA4GW_GA4_ORIGIN": url}
+        settings = {"GA4GW_GA4_MEASUREMENT_ID": "G-BENCH", "GA4GW_GA4_API_SECRET": "bench", "GA4GW_GA4_ORIGIN": url,
+                    "GA4GW_GA4_SETTLE_SECONDS": f"{settle:g}"}  # fmt: skip
         gateway = Gateway(Path(tmp), free_port(), settings=settings).start()
         try:
             paths = Path(tmp) / "paths.txt"
@@ -146,7 +147,7 @@ def click_to_arrival(url: str, rate: int, seconds: int) -> None:
 
             print(f"click -> stand-in: {len(latencies):,} of {total:,} clicks at {rate}/s; p50 {pct(0.5):.0f} ms, "
                   f"p95 {pct(0.95):.0f} ms, p99 {pct(0.99):.0f} ms, max {latencies[-1] * 1000:.0f} ms "
-                  f"(GA4GW_GA4_BATCH_DELAY 0.5 s)", flush=True)  # fmt: skip
+                  f"(GA4GW_GA4_BATCH_DELAY 0.5 s, GA4GW_GA4_SETTLE_SECONDS {settle:g} s)", flush=True)  # fmt: skip
         finally:
             gateway.stop()
 
@@ -154,16 +155,25 @@ def click_to_arrival(url: str, rate: int, seconds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the script)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        action="append",
+        help="GA4GW_GA4_SETTLE_SECONDS for the click-to-arrival run; repeat to compare (default 0 and 5)",
+    )
+    parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     standin, url = start_standin()
     try:
         scale = 10 if args.quick else 1
-        throughput(url, "shop", 200_000 // scale)
-        throughput(url, "clicks", 60_000 // scale)
-        print(f"peak RSS of the relay process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-        click_to_arrival(url, rate=50 if args.quick else 200, seconds=5 if args.quick else 15)
+        if not args.latency_only:
+            throughput(url, "shop", 200_000 // scale)
+            throughput(url, "clicks", 60_000 // scale)
+            print(f"peak RSS of the relay process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        for settle in args.settle or (0.0, 5.0):
+            click_to_arrival(url, rate=50 if args.quick else 200, seconds=5 if args.quick else 15, settle=settle)
     finally:
         standin.terminate()
         standin.wait()

@@ -19,7 +19,7 @@ from .errors import (
     WarehouseError,
     WarehouseUnavailable,
 )
-from .events import EVENT_COLUMN_NAMES, EventRow
+from .events import EVENT_COLUMN_NAMES, EventRow, revision_row
 from .migrate import MigrationStatus, migrate, status
 from .quarantine import EVENTS_QUARANTINE, Refused, quarantine
 from .schema import GA4_DELIVERY_COLUMNS, MIGRATIONS
@@ -65,5 +65,6 @@ __all__ = [
     "migrate",
     "parse_dsn",
     "quarantine",
+    "revision_row",
     "status",
 ]

@@ -21,6 +21,7 @@ __all__ = [
     "attribution_tables",
     "attribution_views",
     "delete_rows",
+    "person_key_view",
 ]
 
 _TIME = "DateTime64(3, 'UTC')"
@@ -127,8 +128,11 @@ def attribution_tables(d: Dialect) -> list[str]:
     return [statement for table in ATTRIBUTION_TABLES for statement in d.create(table)]
 
 
-def _person_key_view(d: Dialect) -> str:
+def person_key_view(d: Dialect, relation: str = "") -> str:
+    """``attribution_events``: every column of ``relation`` (default ``events`` with FINAL; from migration 10
+    ``events_final``, which carries the final verdicts) aliased ``e``, plus the person key."""
     events = d.qualified("events")
+    relation = relation or f"{events} AS e FINAL"
     # The key an email click gives its person, used for events that only share the click's GA client id.
     click_key = "if(params['email_pseudonym'] != '', params['email_pseudonym'], recipient)"
     return f"""SELECT
@@ -140,7 +144,7 @@ def _person_key_view(d: Dialect) -> str:
         clicks.click_key != '', clicks.click_key,
         e.ga_client_id
     ) AS person_key
-FROM {events} AS e FINAL
+FROM {relation}
 LEFT JOIN (
     SELECT ga_client_id, argMin({click_key}, event_time) AS click_key
     FROM {events} FINAL
@@ -184,7 +188,7 @@ GROUP BY model, campaign_id, variant, currency"""
 FROM {credits}
 GROUP BY model, channel, currency"""
     return (
-        d.create_view("attribution_events", _person_key_view(d))
+        d.create_view("attribution_events", person_key_view(d))
         + d.create_view("attribution_paths", paths)
         + d.create_view("attribution_daily", daily)
         + d.create_view("attribution_by_campaign", by_campaign)

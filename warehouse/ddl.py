@@ -84,5 +84,9 @@ class Dialect:
         """A plain view; on a cluster it exists on every node and reads the Distributed tables."""
         return [f"CREATE VIEW IF NOT EXISTS {self.qualified(name)}{self.on_cluster} AS\n{select}"]
 
+    def replace_view(self, name: str, select: str) -> list[str]:
+        """A view created or replaced in place: how a later migration changes what a released one created."""
+        return [f"CREATE OR REPLACE VIEW {self.qualified(name)}{self.on_cluster} AS\n{select}"]
+
     def modify_ttl(self, table: Table) -> str:
         return f"ALTER TABLE {self.qualified(self.storage_name(table))}{self.on_cluster} MODIFY TTL {self.ttl(table)}"

@@ -14,8 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from .schema import EVENT_COLUMNS
+from .verdicts import PREVIOUS_PARAM, REVISES_PARAM, REVISION_EVENT, REVISION_SOURCE
 
-__all__ = ["EVENT_COLUMN_NAMES", "EventRow"]
+__all__ = ["EVENT_COLUMN_NAMES", "EventRow", "revision_row"]
 
 EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in EVENT_COLUMNS)
 
@@ -73,6 +74,37 @@ class EventRow:
         values[_VALUE] = Decimal(values[_VALUE])
         values[_REASONS] = tuple(values[_REASONS])
         return cls(*values)
+
+
+def revision_row(
+    event_id: str,
+    *,
+    revises: str,
+    hit: str,
+    campaign_id: str,
+    link_id: str,
+    previous: str,
+    verdict: str,
+    reasons: tuple[str, ...],
+    at: datetime,
+) -> EventRow:
+    """The event recording that event ``revises`` (an ``open`` or ``click``: ``hit``) now has ``verdict``.
+
+    It names no person, address or device: the revised row holds those, and erasing them leaves a revision
+    that points at nothing. ``warehouse/verdicts.py`` says how views apply it.
+    """
+    return EventRow(
+        event_id=event_id,
+        event_time=at,
+        received_at=at,
+        event_name=REVISION_EVENT,
+        source=REVISION_SOURCE,
+        campaign_id=campaign_id,
+        link_id=link_id,
+        verdict=verdict,
+        verdict_reasons=reasons,
+        params={REVISES_PARAM: revises, PREVIOUS_PARAM: previous, "hit": hit},
+    )
 
 
 _TIMES = (EVENT_COLUMN_NAMES.index("event_time"), EVENT_COLUMN_NAMES.index("received_at"))

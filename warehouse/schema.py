@@ -17,11 +17,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views
+from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views, person_key_view
 from .consent_schema import CONSENT_EVENTS, consent_events
 from .ddl import Dialect, Table
 from .erasure_schema import erasure_audit
 from .identity_schema import IDENTITY_EDGES, identity_edges
+from .verdicts import FINAL_EVENTS, final_verdict_views
 
 __all__ = ["EVENT_COLUMNS", "GA4_DELIVERY_COLUMNS", "MIGRATIONS", "Migration"]
 
@@ -108,7 +109,12 @@ _PEOPLE = "verdict IN ('human', 'image_proxy')"
 def _engagement_views(d: Dialect) -> list[str]:
     """Raw and human counts. A later human event of a recipient upgrades their earlier machine opens:
     whoever clicked (as a person) or opened as a person counts as a human opener of that email."""
-    events = d.qualified("events")
+    per_recipient, per_campaign = _engagement_selects(f"{d.qualified('events')} FINAL")
+    return d.create_view("email_engagement", per_recipient) + d.create_view("campaign_engagement", per_campaign)
+
+
+def _engagement_selects(events: str) -> tuple[str, str]:
+    """The engagement views' queries over ``events`` (a relation: the table with FINAL, or ``events_final``)."""
     per_recipient = f"""SELECT
     campaign_id,
     variant,
@@ -121,7 +127,7 @@ def _engagement_views(d: Dialect) -> list[str]:
     minIf(event_time, {_PEOPLE}) AS first_human_at,
     countIf({_PEOPLE}) > 0 AS opened_human,
     groupUniqArrayIf(verdict, NOT {_PEOPLE}) AS machine_verdicts
-FROM {events} FINAL
+FROM {events}
 WHERE source IN ('open', 'click') AND recipient != ''
 GROUP BY campaign_id, variant, recipient"""
     per_campaign = f"""SELECT
@@ -136,10 +142,23 @@ GROUP BY campaign_id, variant, recipient"""
     uniqExactIf(recipient, source = 'click' AND {_PEOPLE} AND recipient != '') AS clickers_human,
     countIf(source = 'open' AND verdict = 'apple_mpp') AS opens_apple_mpp,
     countIf(verdict IN ('scanner', 'prefetch')) AS hits_scanner
-FROM {events} FINAL
+FROM {events}
 WHERE source IN ('open', 'click')
 GROUP BY campaign_id"""
-    return d.create_view("email_engagement", per_recipient) + d.create_view("campaign_engagement", per_campaign)
+    return per_recipient, per_campaign
+
+
+def _final_verdicts(d: Dialect) -> list[str]:
+    """Revisions of verdicts (see ``verdicts.py``): the views that apply them, and the views that count people
+    or attribute credit read the final verdict from ``events_final`` instead of the row's first verdict."""
+    final = d.qualified(FINAL_EVENTS)
+    per_recipient, per_campaign = _engagement_selects(final)
+    return (
+        final_verdict_views(d)
+        + d.replace_view("email_engagement", per_recipient)
+        + d.replace_view("campaign_engagement", per_campaign)
+        + d.replace_view("attribution_events", person_key_view(d, f"{final} AS e"))
+    )
 
 
 GA4_DELIVERY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -185,6 +204,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "attribution views: person keys, paths, credit by day, campaign and model", attribution_views),
     Migration(8, "erasure_audit table", erasure_audit),
     Migration(9, "events_quarantine table", events_quarantine),
+    Migration(
+        10, "final verdicts: revisions applied in events_final, read by engagement and attribution", _final_verdicts
+    ),
 )
 
 # erasure_audit is left out on purpose: it holds no personal data and is the record that erasures were done

@@ -39,6 +39,7 @@ __all__ = [
     "parse_keyring",
     "purposes",
     "regions",
+    "seconds_upto",
     "sync_mode",
     "text",
     "time_of_day",
@@ -85,6 +86,16 @@ def float_positive(value: str) -> float:
     if number <= 0:
         raise ValueError("must be positive")
     return number
+
+
+def seconds_upto(hi: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        number = float(value.strip())
+        if not 0 <= number <= hi:
+            raise ValueError(f"{number} is outside 0..{hi:g}")
+        return number
+
+    return parse
 
 
 def http_url(value: str) -> str:

@@ -70,6 +70,7 @@ class Settings:
     ga4_max_backoff: float
     ga4_expired: str
     ga4_batch_delay: float
+    ga4_settle_seconds: float
     ga4_relay_verdicts: tuple[str, ...]
     ga4_ledger_days: int
     events_max_per_request: int

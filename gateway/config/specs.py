@@ -285,6 +285,14 @@ SPECS: tuple[SettingSpec, ...] = (
         "a positive number of seconds",
     ),
     SettingSpec(
+        "ga4_settle_seconds",
+        p.seconds_upto(300),
+        "5",
+        "Seconds an email open or click waits before the relay takes it, so that a verdict revised by a "
+        "scanner burst found just after it still counts (a revised machine hit is not sent); 0 sends at once.",
+        "0 to 300 seconds",
+    ),
+    SettingSpec(
         "ga4_relay_verdicts",
         p.words,
         "human,image_proxy",

@@ -33,10 +33,17 @@ Decisions:
 
 Networks. ``gateway/edge/networks.py`` ships the published ranges of mail security gateways: any hit
 from them, a click or a pixel fetched at delivery, is a ``scanner`` (they fetch with ordinary browser
-strings). The image proxies' ranges (Gmail, Yahoo) are listed there but not used: a proxy fetch seconds
-after sending may be the proxy caching at delivery or a person opening at once, and no signal tells them
-apart yet. Apple's privacy proxy also sends a plain ``Mozilla/5.0``: from Apple's network (or soon after
-sending) that is ``apple_mpp`` like the stripped WebKit string.
+strings). An image proxy (by its user agent or its network, Gmail's and Yahoo's) fetching the pixel within
+``delivery_window_seconds`` of the send is caching the mail as it arrives: ``prefetch``, with
+``proxy_at_delivery_s<30``; later it fetches as the person opens, ``image_proxy``. A person opening within
+seconds of the send through a proxy is counted a machine: rare, and the price of not counting every Gmail
+delivery as an open. Apple's privacy proxy also sends a plain ``Mozilla/5.0``: from Apple's network (or soon
+after sending) that is ``apple_mpp`` like the stripped WebKit string.
+
+Bursts across addresses (``bursts.py``): three links of one email within seconds whatever the addresses, or
+clicks of several recipients from one network within seconds, make the hit that completes the burst a
+``scanner`` and revise the earlier hits of the burst; the verdict carries those revisions
+(``Verdict.revisions``) for the edge to record. A machine open is never part of one, so it is not remembered.
 
 Not thread-safe: the server runs one asyncio loop per process and ``classify`` never awaits, so no
 lock is needed there. Give each thread its own :class:`Classifier` otherwise.
@@ -44,62 +51,32 @@ lock is needed there. Give each thread its own :class:`Classifier` otherwise.
 
 import ipaddress
 import re
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from gateway.edge.networks import SCANNER_NETWORKS, NetworkSet
+from gateway.edge.networks import PROXY_NETWORKS, SCANNER_NETWORKS, NetworkSet
+
+from .bursts import BurstRules, Bursts, network_of
+from .verdicts import MACHINE_KINDS, Hit, Kind, Revision, Verdict
 
 if TYPE_CHECKING:
     from gateway.config.settings import Settings
 
-__all__ = ["DEFAULT_SCANNER_MARKERS", "Classifier", "ClassifierConfig", "Hit", "Kind", "Verdict", "classifier_config"]
+__all__ = [
+    "DEFAULT_SCANNER_MARKERS",
+    "Classifier",
+    "ClassifierConfig",
+    "Hit",
+    "Kind",
+    "Revision",
+    "Verdict",
+    "classifier_config",
+]
 
 
-class Kind(StrEnum):
-    """Who made a hit."""
-
-    HUMAN = "human"
-    APPLE_MPP = "apple_mpp"
-    IMAGE_PROXY = "image_proxy"
-    SCANNER = "scanner"
-    PREFETCH = "prefetch"
-    UNKNOWN = "unknown"
-
-
-_PEOPLE = frozenset({Kind.HUMAN, Kind.IMAGE_PROXY})
 _PRIORITY = (Kind.PREFETCH, Kind.SCANNER, Kind.APPLE_MPP, Kind.IMAGE_PROXY)
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One open or click as the edge saw it. Header names are expected lower-case (any case works)."""
-
-    kind: Literal["open", "click"]
-    method: str
-    headers: Mapping[str, str]
-    ip: str
-    campaign_id: str
-    recipient: str
-    link_id: str | None
-    send_time: datetime | None
-    now: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The classification of one hit, with short stable reason codes."""
-
-    kind: Kind
-    reasons: tuple[str, ...]
-
-    @property
-    def is_human(self) -> bool:
-        """True when a person is behind the hit: a human, or an image proxy fetching as they open."""
-        return self.kind in _PEOPLE
 
 
 DEFAULT_SCANNER_MARKERS: tuple[str, ...] = (
@@ -126,6 +103,10 @@ _APPLE_PLAIN_UA = "mozilla/5.0"
 _UA_CACHE_SIZE = 4096
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Hits from these reach the gateway through the operator's own proxy or a test rig: one address for everybody,
+# so they never make a network burst (a scanner on the internet cannot come from them).
+_LOCAL_NETWORKS = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "::1/128",
+                   "fc00::/7", "fe80::/10")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -137,14 +118,20 @@ class ClassifierConfig:
     scanner_networks: tuple[str, ...] = SCANNER_NETWORKS
     min_click_seconds_after_send: float = 10.0
     apple_prefetch_window_seconds: float = 3600.0
+    proxy_networks: tuple[str, ...] = PROXY_NETWORKS
+    delivery_window_seconds: float = 30.0
     burst_window_seconds: float = 2.0
     burst_links: int = 3
+    network_window_seconds: float = 5.0
+    network_recipients: int = 4
     memory_entries: int = 200_000
 
     def __post_init__(self) -> None:
         # Fail at startup rather than misclassify silently.
         if self.burst_links < 2:
             raise ValueError(f"burst_links must be at least 2, got {self.burst_links}")
+        if self.network_recipients < 2:
+            raise ValueError(f"network_recipients must be at least 2, got {self.network_recipients}")
         if self.memory_entries < 1:
             raise ValueError(f"memory_entries must be at least 1, got {self.memory_entries}")
 
@@ -166,16 +153,6 @@ class _UaFacts:
     proxy: str | None  # reason code of an image proxy
     apple_ua: str | None  # reason code of a user agent Apple's privacy proxy sends
     browser_like: bool
-
-
-class _Activity:
-    """What the memory holds for one (campaign, recipient): whether it was opened, its recent clicks."""
-
-    __slots__ = ("clicks", "opened")
-
-    def __init__(self) -> None:
-        self.opened = False
-        self.clicks: tuple[tuple[float, str, str], ...] = ()  # (epoch seconds, ip, link id)
 
 
 def _parse_ip(ip: str) -> _Address | None:
@@ -201,28 +178,38 @@ class Classifier:
         self._markers = tuple(dict.fromkeys(m.lower() for m in config.scanner_markers if m))
         self._apple_networks = NetworkSet(config.apple_networks)
         self._scanner_networks = NetworkSet(config.scanner_networks)
+        self._proxy_networks = NetworkSet(config.proxy_networks)
+        self._local_networks = NetworkSet(_LOCAL_NETWORKS)
         self._too_soon_reason = f"sent_ago_s<{config.min_click_seconds_after_send:g}"
         self._apple_window_reason = f"sent_ago_s<{config.apple_prefetch_window_seconds:g}"
-        # Enough to hold a burst even when other addresses click the same email in between.
-        self._clicks_kept = 4 * config.burst_links
+        self._delivery_reason = f"proxy_at_delivery_s<{config.delivery_window_seconds:g}"
         self._ua_cache: dict[str, _UaFacts] = {}
-        self._memory: OrderedDict[tuple[str, str, str], _Activity] = OrderedDict()
+        self._bursts = Bursts(
+            BurstRules(
+                window_seconds=config.burst_window_seconds,
+                links=config.burst_links,
+                network_window_seconds=config.network_window_seconds,
+                network_recipients=config.network_recipients,
+                entries=config.memory_entries,
+            )
+        )
 
     @property
     def remembered(self) -> int:
         """How many (campaign, recipient) entries the recent-activity memory holds."""
-        return len(self._memory)
+        return len(self._bursts)
+
+    @property
+    def networks_remembered(self) -> int:
+        """How many (campaign, network) entries the burst memory holds."""
+        return self._bursts.networks
 
     def forget(self, recipients: Iterable[str]) -> int:
         """Erasure: drop the recent activity remembered for ``recipients``; returns how many entries went."""
-        gone = set(recipients)
-        keys = [key for key in self._memory if key[1] in gone]
-        for key in keys:
-            del self._memory[key]
-        return len(keys)
+        return self._bursts.forget(recipients)
 
     def classify(self, hit: Hit) -> Verdict:
-        """Return the verdict for one hit and remember it for later hits of the same email."""
+        """Return the verdict for one hit and remember it for later hits; with it, the earlier hits it revised."""
         config = self._config
         headers = {name.lower(): value for name, value in hit.headers.items()}
         ua = headers.get("user-agent", "").strip()
@@ -260,6 +247,13 @@ class Classifier:
         if facts.proxy is not None:
             reasons.append(facts.proxy)
             strong.add(Kind.SCANNER if is_click else Kind.IMAGE_PROXY)
+        at_delivery = not is_click and elapsed is not None and elapsed < config.delivery_window_seconds
+        # Only clicks and opens at delivery need the lookup: most hits are opens read later.
+        proxied = facts.proxy is not None or ((is_click or at_delivery) and address in self._proxy_networks)
+        if proxied and at_delivery:
+            # The proxy caching the mail as it arrives, before anyone reads it (a person opens later).
+            reasons.append(self._delivery_reason)
+            strong.add(Kind.PREFETCH)
 
         if facts.apple_ua is not None:
             reasons.append(facts.apple_ua)
@@ -277,6 +271,7 @@ class Classifier:
                 else:
                     ambiguous = True
 
+        activity = None
         if is_click:
             if elapsed is not None and elapsed < config.min_click_seconds_after_send:
                 reasons.append(self._too_soon_reason)
@@ -284,22 +279,35 @@ class Classifier:
             if facts.browser_like and not headers.get("accept-language", "").strip():
                 reasons.append("no_accept_language")
                 weak += 1
-            activity = self._activity((hit.campaign_id, hit.recipient, "" if hit.recipient else hit.ip))
+            activity = self._bursts.activity((hit.campaign_id, hit.recipient, "" if hit.recipient else hit.ip))
             if hit.recipient and not activity.opened:
                 reasons.append("click_before_open")
                 weak += 1
-            if self._is_burst(activity, now.timestamp(), hit.ip, hit.link_id or ""):
-                reasons.append("link_burst")
-                strong.add(Kind.SCANNER)
         elif hit.recipient:
-            self._activity((hit.campaign_id, hit.recipient, "")).opened = True
+            activity = self._bursts.activity((hit.campaign_id, hit.recipient, ""))
+            activity.opened = True
 
-        for kind in _PRIORITY:
-            if kind in strong:
-                return Verdict(kind, tuple(reasons))
-        if ambiguous or weak >= 2:
-            return Verdict(Kind.UNKNOWN, tuple(reasons))
-        return Verdict(Kind.HUMAN, tuple(reasons))
+        kind = next((k for k in _PRIORITY if k in strong), None)
+        if kind is None:
+            kind = Kind.UNKNOWN if ambiguous or weak >= 2 else Kind.HUMAN
+        if kind in MACHINE_KINDS and not is_click:
+            return Verdict(kind, tuple(reasons))  # never revised, never part of a burst: nothing to remember
+
+        remembered = (activity is not None or is_click) and address not in self._local_networks
+        network = network_of(address) if remembered else None
+        # Image proxies and Apple's relay are many people behind one network by design: they never count.
+        counts = is_click and not proxied and facts.apple_ua is None
+        link = hit.link_id or ""
+        at = now.timestamp()
+        own = tuple(reasons)
+        seen = (at, hit.kind, hit.event_id, hit.campaign_id, link, hit.recipient or hit.ip, counts, kind, own)
+        rule, group = self._bursts.observe(activity, network, seen)
+        if not rule:
+            return Verdict(kind, own)
+        reasons.append(rule)
+        strong.add(Kind.SCANNER)
+        kind = next(k for k in _PRIORITY if k in strong)
+        return Verdict(kind, tuple(reasons), self._bursts.revise(group, rule, hit.event_id))
 
     def _ua_facts(self, ua: str) -> _UaFacts:
         # Real traffic has few distinct user agents; caching makes the marker scan nearly free.
@@ -322,24 +330,3 @@ class Classifier:
                 self._ua_cache.clear()  # junk user agents cannot grow it; the common ones come back at once
             self._ua_cache[ua] = facts
         return facts
-
-    def _activity(self, key: tuple[str, str, str]) -> _Activity:
-        memory = self._memory
-        activity = memory.get(key)
-        if activity is None:
-            activity = memory[key] = _Activity()
-            if len(memory) > self._config.memory_entries:
-                memory.popitem(last=False)
-        else:
-            memory.move_to_end(key)
-        return activity
-
-    def _is_burst(self, activity: _Activity, now: float, ip: str, link_id: str) -> bool:
-        """Record this click; True when the address clicked enough distinct links inside the window."""
-        window = self._config.burst_window_seconds
-        # abs() keeps out-of-order arrivals (several workers, clock steps) from reviving old clicks.
-        recent = [click for click in activity.clicks if abs(now - click[0]) <= window]
-        recent.append((now, ip, link_id))
-        activity.clicks = tuple(recent[-self._clicks_kept :])
-        links = {link for _, click_ip, link in recent if click_ip == ip}
-        return len(links) >= self._config.burst_links

@@ -32,7 +32,7 @@ from gateway.stores.outbox import Outbox
 from gateway.telemetry.metrics import Metrics
 from identity import LandingTokens, Pseudonymizer
 from identity.personal import PersonalData
-from warehouse import EventRow
+from warehouse import EventRow, revision_row
 
 from .domains import host_allowed, host_of, landing_domains
 from .links import BadToken, LinkSigner, LinkToken, Mode, TokenKind
@@ -171,6 +171,7 @@ class Edge:
         metrics.describe("ga4gw_hits_total", "Opens and clicks recorded, by kind and verdict")
         metrics.describe("ga4gw_bad_tokens_total", "Requests whose token was malformed, tampered or unknown")
         metrics.describe("ga4gw_hits_dropped_total", "Hits answered but not recorded (outbox full or failing)")
+        metrics.describe("ga4gw_verdict_revisions_total", "Earlier hits whose verdict a later burst revised")
         metrics.describe("ga4gw_hits_untracked_total", "Personal hits recorded anonymously or not at all (no consent)")
         metrics.describe(
             "ga4gw_personal_data_replaced_total",
@@ -215,8 +216,11 @@ class Edge:
         personal, consent = self._tracking(hit, token, "open", "")
         if personal is None:
             return
-        verdict = self._classify(hit, token, "open", now)
-        await self._commit(self._row(hit, token, "email_open", "open", verdict, now, {}, personal, consent), "open")
+        event_id = _event_id()
+        verdict = self._classify(hit, token, "open", now, event_id)
+        row = self._row(hit, token, "email_open", "open", verdict, now, {}, personal, consent, event_id)
+        await self._commit(row, "open")
+        await self._revise(verdict, now)
 
     async def click(self, hit: _Incoming, send: Send) -> None:
         try:
@@ -258,10 +262,11 @@ class Edge:
         }
         location = landing_url(token.url, utm, override=settings.utm_override, landing=(settings.landing_param, lt))
         if personal is not None:
-            verdict = self._classify(hit, token, "click", now)
+            verdict = self._classify(hit, token, "click", now, event_id)
             extra = {"expired": "1"} if token.expired(now) else {}
             row = self._row(hit, token, "email_click", "click", verdict, now, extra, personal, consent, event_id)
             await self._commit(row, "click")
+            await self._revise(verdict, now)
         return location
 
     def _tracking(
@@ -291,7 +296,7 @@ class Edge:
         else:
             await _respond(send, 404, _NOT_VALID_HEADERS, b"" if hit.method == "HEAD" else _NOT_VALID)
 
-    def _classify(self, hit: _Incoming, token: LinkToken, kind: str, now: float) -> Verdict:
+    def _classify(self, hit: _Incoming, token: LinkToken, kind: str, now: float, event_id: str) -> Verdict:
         return self._classifier.classify(
             Hit(
                 kind="open" if kind == "open" else "click",
@@ -303,8 +308,30 @@ class Edge:
                 link_id=token.link_id or None,
                 send_time=token.sent_time,
                 now=datetime.fromtimestamp(now, UTC),
+                event_id=event_id,
             )
         )
+
+    async def _revise(self, verdict: Verdict, now: float) -> None:
+        """Record the revisions of earlier hits this one's burst made (they reach views, attribution and GA4)."""
+        moment = datetime.fromtimestamp(now, UTC)
+        for revision in verdict.revisions:
+            row = revision_row(
+                _event_id(),
+                revises=revision.event_id,
+                hit=revision.kind,
+                campaign_id=revision.campaign_id,
+                link_id=revision.link_id,
+                previous=revision.previous.value,
+                verdict=revision.verdict.value,
+                reasons=revision.reasons,
+                at=moment,
+            )
+            assert self.outbox is not None, "the app's lifespan opens the outbox before any request"
+            if await self.outbox.append(row.event_id, row.to_json()):
+                self._metrics.inc("ga4gw_verdict_revisions_total", hit=revision.kind, verdict=revision.verdict.value)
+            else:
+                self._metrics.inc("ga4gw_hits_dropped_total", kind="revision", reason="outbox_full")
 
     def _row(
         self,

@@ -3,7 +3,8 @@
 Three loops share one event loop on the relay's thread (the edge's loop never waits for GA4):
 
 intake    every ``batch_delay`` seconds, once the consent ledger is loaded: reads what the outbox
-          holds after the ledger's position, turns each event into MP events (``payloads``, consent
+          holds after the ledger's position (up to the first open or click younger than
+          ``settle_seconds``: see ``settling.py``), turns each event into MP events (``payloads``, consent
           applied), dead-letters what the validator refuses or what is past GA4's 72 hours, drops
           purchases already relayed (transaction id), packs the rest into requests (``batching``)
           and commits all of it to the ledger at once.
@@ -37,7 +38,7 @@ from gateway.stores.warehouse_link import WarehouseLink
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.redaction import described, redact
 from gateway.threads import deprioritize_this_thread
-from warehouse import EventRow, WarehouseError
+from warehouse import WarehouseError
 
 from .batching import pack
 from .ledger import DeadLetter, Due, Ledger
@@ -45,6 +46,7 @@ from .letters import clamp, dead_letter, expired_message, split
 from .narrowing import Narrowing
 from .payloads import Outgoing, PayloadBuilder, Skip
 from .reporting import report
+from .settling import Settling
 from .transport import MPClient, SendFailed, retry_after
 from .validate import DEFAULT_LIMITS, Limits, validate
 
@@ -69,6 +71,8 @@ class RelayConfig:
     max_backoff: float = 300.0
     expired: str = "dead"  # or "clamp"
     batch_delay: float = 0.5
+    settle_seconds: float = 0.0
+    verdicts: tuple[str, ...] = ("human", "image_proxy")
     ledger_days: int = 7
     limits: Limits = DEFAULT_LIMITS
 
@@ -109,6 +113,7 @@ class Relay:
         # erasure holds it so that no batch is half-way from the outbox to the ledger or the ledger to the warehouse.
         self.hold = threading.Lock()
         self.queued = 0
+        self._settling = Settling(config.settle_seconds, config.verdicts)
         self._narrowing = Narrowing(config.limits, config.expired, builder.withdrawn, metrics, self._dequeued)
         self.last_error = ""  # a fixed reason (HTTP 503, transport error, intake: TypeError): /readyz shows it
         self._progress = time.time()  # when an intake round last completed (the heartbeat)
@@ -211,13 +216,20 @@ class Relay:
         if not records:
             return 0
         now = self._clock()
+        taken = self._settling.settle(records, now)
+        if not taken:  # the oldest open or click is still settling
+            return 0
+        records = [record for record, _ in taken]
         oldest = now - self.config.limits.max_age_seconds
         ready: list[Outgoing] = []
         dead: list[DeadLetter] = []
         skipped: Counter[str] = Counter()
-        for record in records:
+        for record, row in taken:
             try:
-                built = self._builder.build(EventRow.from_json(record.payload))
+                if isinstance(row, Exception):
+                    raise row
+                verdict_skip = self._settling.skip(row)
+                built = Skip(row.event_id, verdict_skip) if verdict_skip else self._builder.build(row)
             except Exception as exc:  # one bad row must not hold the rest
                 error = {"fieldPath": "", "description": f"cannot read the stored event: {type(exc).__name__}",
                          "validationCode": "VALUE_INVALID"}  # fmt: skip
@@ -230,6 +242,7 @@ class Relay:
                 dead.append(dead_letter(built, "expired", [expired_message(self.config.limits)]))
             else:  # validated before it is sent (``_send``), where an invalid event is set apart from the rest
                 ready.append(clamp(built, now, self.config.limits) if built.event_time < oldest else built)
+                self._settling.relayed(built.event_id)
         ready = self._drop_known_purchases(ledger, ready, skipped)
         deliveries = pack(ready, limits=self.config.limits)
         index = {o.event_id: o.index for o in ready}

@@ -150,6 +150,8 @@ def relay_config(settings: Settings) -> RelayConfig:
         max_backoff=settings.ga4_max_backoff,
         expired=settings.ga4_expired,
         batch_delay=settings.ga4_batch_delay,
+        settle_seconds=settings.ga4_settle_seconds,
+        verdicts=settings.ga4_relay_verdicts,
         ledger_days=settings.ga4_ledger_days,
     )
 

@@ -193,10 +193,25 @@ def test_purpose_headers_without_prefetch_words_do_not_count() -> None:
 
 @pytest.mark.parametrize(("ua", "reason"), [(GMAIL_PROXY, "gmail_image_proxy"), (YAHOO_PROXY, "yahoo_image_proxy")])
 def test_image_proxy_opens_count_as_people(ua: str, reason: str) -> None:
-    # Fetched seconds after sending from Google's network: still the moment the person opened it.
-    verdict = Classifier().classify(hit("open", ua, ip="66.249.84.1", headers={}, now=SENT + timedelta(seconds=4)))
+    # Fetched from Google's network twenty minutes after sending: the moment the person opened it.
+    verdict = Classifier().classify(hit("open", ua, ip="66.249.84.1", headers={}, now=SENT + timedelta(minutes=20)))
     assert verdict == Verdict(Kind.IMAGE_PROXY, (reason,))
     assert verdict.is_human
+
+
+@pytest.mark.parametrize(("ua", "reason"), [(GMAIL_PROXY, "gmail_image_proxy"), (YAHOO_PROXY, "yahoo_image_proxy")])
+def test_image_proxy_fetch_at_delivery_is_the_proxy_caching(ua: str, reason: str) -> None:
+    # Seconds after sending nobody has read it yet: the proxy caches the images as the mail arrives.
+    verdict = Classifier().classify(hit("open", ua, ip="66.249.84.1", headers={}, now=SENT + timedelta(seconds=4)))
+    assert verdict == Verdict(Kind.PREFETCH, (reason, "proxy_at_delivery_s<30"))
+    assert not verdict.is_human
+
+
+def test_a_plain_browser_string_from_a_proxy_network_at_delivery_is_the_proxy_caching() -> None:
+    verdict = Classifier().classify(hit("open", CHROME, ip="66.249.84.1", now=SENT + timedelta(seconds=6)))
+    assert verdict == Verdict(Kind.PREFETCH, ("proxy_at_delivery_s<30",))
+    late = Classifier().classify(hit("open", CHROME, ip="66.249.84.1", now=SENT + timedelta(minutes=5)))
+    assert late.kind is Kind.HUMAN
 
 
 def test_image_proxy_following_a_link_is_a_machine() -> None:
@@ -330,7 +345,7 @@ def test_link_burst_reason() -> None:
     [
         ((0, "a", HOME_IP), (3, "b", HOME_IP), (6, "c", HOME_IP)),  # a person reading along
         ((0, "a", HOME_IP), (0.2, "a", HOME_IP), (0.4, "b", HOME_IP)),  # a double click is one link
-        ((0, "a", HOME_IP), (0.2, "b", "198.51.100.24"), (0.4, "c", "198.51.100.25")),  # different addresses
+        ((0, "a", HOME_IP), (3, "b", "203.0.113.7"), (6, "c", "192.0.2.8")),  # reading along, phone then laptop
     ],
 )
 def test_not_a_burst(plan: tuple[tuple[float, str, str], ...]) -> None:
@@ -384,7 +399,7 @@ def test_memory_never_grows_past_its_bound_and_forgets_the_least_recent() -> Non
     classifier = Classifier(ClassifierConfig(memory_entries=50))
     for n in range(500):
         classifier.classify(hit("open", IPHONE_MAIL, recipient=f"r-{n}"))
-        classifier.classify(hit("click", recipient=f"c-{n}"))
+        classifier.classify(hit("click", recipient=f"c-{n}", ip=f"10.{n % 250}.{n // 250}.1"))  # own networks
         assert classifier.remembered <= 50
     assert classifier.remembered == 50
     assert classifier.classify(hit(recipient="r-0")).reasons == ("click_before_open",)  # forgotten
