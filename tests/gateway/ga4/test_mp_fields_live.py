@@ -154,7 +154,8 @@ def test_without_analytics_storage_location_and_ip_stay_home_and_the_answer_says
         [(sent, _)] = standin.events()
         assert "user_location" not in sent
         assert "ip_override" not in sent
-        assert "user_id" not in sent and sent["client_id"] != "999.111"  # nothing that identifies the person
+        assert "user_id" not in sent  # nothing that identifies the person
+        assert sent["client_id"] != "999.111"
         assert sent["user_properties"] == PROPERTIES
         assert sent["device"] == DEVICE
         assert sent["user_data"]["sha256_email_address"] == [HASHED_EMAIL]
