@@ -58,6 +58,7 @@ from identity import Pseudonymizer, Resolution
 from warehouse import EventRow
 
 __all__ = [
+    "CONSENT_NEEDED_HEADER",
     "ENGAGEMENT_MSEC",
     "MP_PARAMS",
     "PRIVATE_FIELDS",
@@ -65,6 +66,7 @@ __all__ = [
     "Outgoing",
     "PayloadBuilder",
     "Skip",
+    "consent_needed",
     "one_off_client_id",
     "standin_client_id",
 ]
@@ -83,6 +85,21 @@ MP_PARAMS = {
 }
 PRIVATE_FIELDS = ("user_data", "ip_override")  # sent, never stored in the warehouse
 _UNDER_ANALYTICS = ("user_location", "ip_override")
+_NEEDS = {"user_location": Purpose.ANALYTICS_STORAGE, "ip_override": Purpose.ANALYTICS_STORAGE,
+          "user_data": Purpose.AD_USER_DATA}  # fmt: skip
+CONSENT_NEEDED_HEADER = "X-GA4GW-Consent-Needed"
+
+
+def consent_needed(payload: object) -> dict[str, str]:
+    """The header ``/debug/mp/collect`` answers: which fields of ``payload`` go to GA4 only under which purpose.
+
+    It names the rule, never a person's decisions: the validation endpoint needs no secret, so it must not
+    tell anybody what a client id consented to (``/mp/collect`` itself says what it dropped).
+    """
+    if not isinstance(payload, dict):
+        return {}
+    found = [f"{name};needs={purpose.value}" for name, purpose in _NEEDS.items() if payload.get(name) is not None]
+    return {CONSENT_NEEDED_HEADER: ", ".join(found)} if found else {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,3 +196,20 @@ def test_user_data_is_erased_with_the_person_named_by_email(tmp_path: Path, stan
         assert IP not in left
     finally:
         gw.stop()
+
+
+def test_the_debug_endpoint_names_what_goes_only_under_consent_and_no_persons_decision(
+    granting_gateway: LiveGateway,
+) -> None:
+    gw = granting_gateway
+    payload = body("555.666", user_data={"sha256_email_address": [HASHED_EMAIL]})
+    answer = httpx.post(gw.url + "/debug/mp/collect", json=payload)
+    assert answer.json() == {"validationMessages": []}
+    assert answer.headers["x-ga4gw-consent-needed"] == (
+        "user_location;needs=analytics_storage, ip_override;needs=analytics_storage, user_data;needs=ad_user_data"
+    )
+    plain = httpx.post(gw.url + "/debug/mp/collect", json={"client_id": "1.2", "events": [{"name": "x_y"}]})
+    assert "x-ga4gw-consent-needed" not in plain.headers
+    deep = httpx.post(gw.url + "/debug/mp/collect", content=b"[" * 100_000)
+    assert deep.status_code == 200
+    assert deep.json()["validationMessages"]
