@@ -159,8 +159,8 @@ def _standin(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.ga4.standin import StandIn
 
     server = StandIn(args.host, args.port).start()
-    print(f"MP stand-in listening on {server.url} (POST /mp/collect, /debug/mp/collect; GET /_standin/stats)",
-          flush=True)  # fmt: skip
+    print(f"MP stand-in listening on {server.url} (POST /mp/collect, /debug/mp/collect); what it received: "
+          f"GET {server.url}/_standin/requests", flush=True)  # fmt: skip
     try:
         while True:
             time.sleep(3600)
