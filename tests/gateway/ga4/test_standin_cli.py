@@ -1,4 +1,4 @@
-"""The README's way to see what the stand-in received: `ga4gw ga4 standin` says where, GET /_standin/requests lists it."""
+"""The README's way to see what the stand-in received: `ga4gw ga4 standin` says where, /_standin/requests lists it."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ def _free_port() -> int:
 
 def test_the_standin_command_tells_where_to_look_and_lists_every_body_it_read() -> None:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "ga4", "standin", "--port", str(port)],
-                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+    command = [sys.executable, "-m", "gateway", "ga4", "standin", "--port", str(port)]
+    proc = subprocess.Popen(
+        command, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         assert proc.stdout is not None
         banner = proc.stdout.readline()
