@@ -35,6 +35,7 @@ from typing import Any
 from consent import Purpose
 from consent.egress import has
 from gateway.edge.privacy import truncate_ip
+from gateway.ga4.messages import DEFAULT_LIMITS
 from gateway.ga4.payloads import MP_PARAMS
 from gateway.ga4.user_data import prepare
 from identity.personal import PersonalData
@@ -43,7 +44,7 @@ __all__ = ["DROPPED_HEADER", "WITHHELD_HEADER", "Kept", "keep"]
 
 DROPPED_HEADER = "X-GA4GW-Dropped"
 WITHHELD_HEADER = "X-GA4GW-Withheld"
-_VALUE_CHARS = 500  # a stored JSON value's strings (GA4 360's longest param value)
+_VALUE_CHARS = DEFAULT_LIMITS.param_value_chars  # a stored JSON value's strings
 
 
 @dataclass
@@ -78,7 +79,10 @@ def keep(
     for name, param in MP_PARAMS.items():
         if payload.get(name) is None:
             continue
-        value = personal.value(payload[name], found, name, max_chars=_VALUE_CHARS)
+        # A pseudonym is longer than a short address: cut to the field's limit, so the relay's validator still
+        # accepts what the door's accepted (a user property value holds 36 characters).
+        limit = DEFAULT_LIMITS.user_property_value_chars if name == "user_properties" else _VALUE_CHARS
+        value = personal.value(payload[name], found, name, max_chars=limit)
         kept.params[param] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         if name == "user_location" and not analytics:
             kept.withheld.append("user_location;reason=consent")

@@ -213,3 +213,20 @@ def test_the_debug_endpoint_names_what_goes_only_under_consent_and_no_persons_de
     deep = httpx.post(gw.url + "/debug/mp/collect", content=b"[" * 100_000)
     assert deep.status_code == 200
     assert deep.json()["validationMessages"]
+
+
+def test_an_email_in_a_user_property_becomes_a_pseudonym_that_still_fits_and_is_relayed(
+    granting_gateway: LiveGateway, standin: StandIn
+) -> None:
+    gw = granting_gateway
+    payload = body("555.666", user_properties={"contact": {"value": "jo@shopmail.com"}})
+    del payload["user_data"]
+    assert collect(gw, payload).status_code == 204
+    wait_for(lambda: len(standin.events()) == 1)  # not dead-lettered by the relay's validator
+    [(sent, _)] = standin.events()
+    value = sent["user_properties"]["contact"]["value"]
+    assert value.startswith("em_")
+    assert len(value) <= 36
+    wait_for(lambda: query(gw, "SELECT count() FROM events WHERE source = 'mp'") == "1")
+    for table, text in everything(gw).items():
+        assert "jo@shopmail.com" not in text, table
