@@ -32,11 +32,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent import Purpose
 from consent.egress import has
 from gateway.edge.privacy import truncate_ip
 from gateway.ga4.messages import DEFAULT_LIMITS
-from gateway.ga4.payloads import MP_PARAMS
+from gateway.ga4.payloads import CONSENT_NEEDS, MP_PARAMS
 from gateway.ga4.user_data import prepare
 from identity.personal import PersonalData
 
@@ -75,7 +74,7 @@ def keep(
 ) -> Kept:
     """What of ``payload``'s request-level fields is kept, given the purposes ``mask`` grants the person."""
     kept = Kept()
-    analytics = has(mask, Purpose.ANALYTICS_STORAGE)
+    allowed = {name: has(mask, purpose) for name, purpose in CONSENT_NEEDS.items()}  # the relay's own rule
     for name, param in MP_PARAMS.items():
         if payload.get(name) is None:
             continue
@@ -84,7 +83,7 @@ def keep(
         limit = DEFAULT_LIMITS.user_property_value_chars if name == "user_properties" else _VALUE_CHARS
         value = personal.value(payload[name], found, name, max_chars=limit)
         kept.params[param] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        if name == "user_location" and not analytics:
+        if name == "user_location" and not allowed[name]:
             kept.withheld.append("user_location;reason=consent")
     agent = payload.get("user_agent")
     if isinstance(agent, str) and agent:
@@ -92,14 +91,14 @@ def keep(
     address = payload.get("ip_override")
     if isinstance(address, str) and address:
         kept.ip_truncated = truncate_ip(address, v4_prefix, v6_prefix)
-        if analytics:
+        if allowed["ip_override"]:
             kept.private["ip_override"] = address.strip()
         else:
             kept.dropped.append("ip_override;reason=consent")  # only its truncated network part is stored
     if payload.get("user_data") is not None:
         user_data, left = prepare(payload["user_data"])
         kept.dropped += [f"{path};reason=invalid" for path in left]
-        if user_data and has(mask, Purpose.AD_USER_DATA):
+        if user_data and allowed["user_data"]:
             kept.private["user_data"] = user_data
         elif user_data:
             kept.dropped.append("user_data;reason=consent")

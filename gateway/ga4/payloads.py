@@ -59,6 +59,7 @@ from warehouse import EventRow
 
 __all__ = [
     "CONSENT_NEEDED_HEADER",
+    "CONSENT_NEEDS",
     "ENGAGEMENT_MSEC",
     "MP_PARAMS",
     "PRIVATE_FIELDS",
@@ -84,8 +85,8 @@ MP_PARAMS = {
     "non_personalized_ads": "mp_non_personalized_ads",
 }
 PRIVATE_FIELDS = ("user_data", "ip_override")  # sent, never stored in the warehouse
-_UNDER_ANALYTICS = ("user_location", "ip_override")
-_NEEDS = {"user_location": Purpose.ANALYTICS_STORAGE, "ip_override": Purpose.ANALYTICS_STORAGE,
+# What goes to GA4 only under a purpose (the rest of MP's request-level fields always goes).
+CONSENT_NEEDS = {"user_location": Purpose.ANALYTICS_STORAGE, "ip_override": Purpose.ANALYTICS_STORAGE,
           "user_data": Purpose.AD_USER_DATA}  # fmt: skip
 CONSENT_NEEDED_HEADER = "X-GA4GW-Consent-Needed"
 
@@ -98,7 +99,9 @@ def consent_needed(payload: object) -> dict[str, str]:
     """
     if not isinstance(payload, dict):
         return {}
-    found = [f"{name};needs={purpose.value}" for name, purpose in _NEEDS.items() if payload.get(name) is not None]
+    found = [
+        f"{name};needs={purpose.value}" for name, purpose in CONSENT_NEEDS.items() if payload.get(name) is not None
+    ]
     return {CONSENT_NEEDED_HEADER: ", ".join(found)} if found else {}
 
 
@@ -310,9 +313,7 @@ class PayloadBuilder:
         if row.user_agent:
             fields["user_agent"] = row.user_agent
         fields.update((k, v) for k, v in private.items() if k in PRIVATE_FIELDS and v)
-        if not has(mask, Purpose.ANALYTICS_STORAGE):
-            for name in _UNDER_ANALYTICS:
+        for name, purpose in CONSENT_NEEDS.items():
+            if not has(mask, purpose):
                 fields.pop(name, None)
-        if not has(mask, Purpose.AD_USER_DATA):
-            fields.pop("user_data", None)
         return fields
