@@ -39,6 +39,7 @@ SCOPES = frozenset(
         "reports:read",
         "audiences:read",
         "sql:read",
+        "ga4:read",
         "admin",
     }
 )

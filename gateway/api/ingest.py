@@ -321,8 +321,13 @@ def count_personal_data(metrics: Metrics, found: Counter[str], route: str) -> No
         metrics.inc(PERSONAL_DATA_METRIC, count, kind=kind, route=route)
 
 
-async def store(rows: list[EventRow], outbox: Outbox, transactions: TransactionIndex) -> list[dict[str, str]]:
-    """Commit ``rows`` to the outbox (purchases already taken are not), then answer each one's fate."""
+async def store(
+    rows: list[EventRow], outbox: Outbox, transactions: TransactionIndex, private: str | None = None
+) -> list[dict[str, str]]:
+    """Commit ``rows`` to the outbox (purchases already taken are not), then answer each one's fate.
+
+    ``private``: what only the relay may read, with every row (``Outbox.append``; MP ingest's ``user_data``).
+    """
     if outbox.depth() + len(rows) >= outbox.max_events:  # all or nothing: a retry must not store half twice
         raise InvalidRequest("the gateway's outbox is full (GA4GW_OUTBOX_MAX_EVENTS); retry later", status=503)
     tids = [r.transaction_id for r in rows if r.transaction_id]
@@ -335,7 +340,7 @@ async def store(rows: list[EventRow], outbox: Outbox, transactions: TransactionI
             continue
         if row.transaction_id:
             known.add(row.transaction_id)  # twice in one request: the first wins
-        futures.append((len(fates), outbox.append(row.event_id, row.to_json())))
+        futures.append((len(fates), outbox.append(row.event_id, row.to_json(), private)))
         fates.append({"event_id": row.event_id, "status": "accepted"})
     for index, future in futures:
         if not await future:

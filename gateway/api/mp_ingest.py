@@ -11,8 +11,10 @@ Unlike Google's endpoint, which answers 2xx to anything, a body the validator re
 ``{"validationMessages": [...]}`` in Google's vocabulary: an event silently dropped is worse than an
 error its sender can read. Accepted: 204, after the outbox committed. The ``consent`` field is a
 decision: it goes to the consent ledger for the client id and user id (``user_location.country_id``
-gives the region). ``user_properties`` and ``user_data`` are not kept: hashed emails would be a
-re-identifiable key in every store, and the relay sends no ``user_data``.
+gives the region). The other request-level fields are kept and relayed under consent (``mp_fields``):
+``user_data`` arriving as plain text is normalised and hashed as Google specifies (``ga4.user_data``) and
+kept only in the outbox and the delivery ledger until the send; what is deliberately not kept or not
+relayed is named in the ``X-GA4GW-Dropped`` and ``X-GA4GW-Withheld`` headers of the 204.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import re
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -32,10 +35,14 @@ from starlette.routing import Route
 
 from gateway.config.keys import Keyring
 from gateway.ga4.body import validate_text
-from gateway.ga4.validate import validation_response
+from gateway.ga4.messages import Code, ValidationMessage
+from gateway.ga4.user_data import prepare
+from gateway.ga4.validate import validate, validation_response
+from identity.personal import PersonalData
 
 from .bodies import read_body
 from .ingest import count_personal_data, server_row, store
+from .mp_fields import keep
 from .ratelimit import client_address
 
 __all__ = ["issue_secret", "routes", "secret_key_id", "verify_secret"]
@@ -123,18 +130,40 @@ async def collect(request: Request) -> Response:
         return _error(403, f"measurement_id {measurement_id} is not the one this gateway relays to")
     body = await read_body(request, _MAX_BODY)
     now = time.time()
-    messages = validate_text(body, now=now)
+    messages = _messages(body, now)
     if messages:
         return JSONResponse(validation_response(messages), status_code=400)
     payload = json.loads(body)
     found: Counter[str] = Counter()
     rows = [server_row(event, at, state.pseudonymizer, "mp", now, found) for event, at in _events(payload, now)]
-    for row in rows:
-        row.params["mp_sender"] = sender
-    await store(rows, state.outbox, state.transactions)
+    settings = state.settings
+    kept = keep(payload, state.relay_builder.granted(rows[0]), PersonalData(state.pseudonymizer), found,
+                v4_prefix=settings.ip_v4_prefix, v6_prefix=settings.ip_v6_prefix)  # fmt: skip
+    rows = [replace(row, user_agent=kept.user_agent, ip_truncated=kept.ip_truncated,
+                    params={**row.params, **kept.params, "mp_sender": sender}) for row in rows]  # fmt: skip
+    await store(rows, state.outbox, state.transactions, kept.private_json())
     count_personal_data(state.metrics, found, "mp")
     state.consent.add_rows(rows)  # the MP consent field is a decision: the ledger records it
-    return Response(status_code=204)
+    return Response(status_code=204, headers=kept.headers())
+
+
+def _messages(body: bytes, now: float) -> list[ValidationMessage]:
+    """The validator's messages; ``user_data`` sent as plain text is judged as the hashed form the relay sends."""
+    messages = validate_text(body, now=now)
+    if not any(m.field_path.startswith("user_data") for m in messages):
+        return messages
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return messages
+    if not (isinstance(payload, dict) and isinstance(payload.get("user_data"), dict)):
+        return messages
+    hashed, left = prepare(payload["user_data"])
+    rest = [m for m in messages if not m.field_path.startswith("user_data")]
+    again = validate({**payload, "user_data": hashed}, now=now)
+    why = "neither a SHA-256 hex digest nor text to normalise and hash"
+    unusable = [ValidationMessage(path, why, Code.VALUE_INVALID) for path in left]
+    return rest + unusable + [m for m in again if m.field_path.startswith("user_data")]
 
 
 def routes() -> list[Route]:

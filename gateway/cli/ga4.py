@@ -43,21 +43,60 @@ def _outbox_waiting(settings: Settings, position: int) -> int | None:
         conn.close()
 
 
-def _status(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.ga4.admin import as_json, status_lines
-    from gateway.ga4.ledger import Ledger
+def _running_status(settings: Settings) -> tuple[str, dict[str, Any]] | None:
+    """The running gateway's URL and its relay's status (``GET /v1/ga4/status``), or None when none runs."""
+    import httpx
 
-    ledger = Ledger(_ledger_path(settings))
+    from gateway.api.auth import TokenAuthority
+    from gateway.config.keys import load_keyrings
+    from gateway.errors import CommandError
+    from gateway.stores import runfile
+
+    owner = runfile.read(settings.data_dir)
+    if owner is None:
+        return None
+    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["ga4:read"], 60)
     try:
-        status = ledger.status(max_age=72 * 3600)
-    finally:
-        ledger.close()
-    waiting = _outbox_waiting(settings, status.position)
-    if args.json:
-        print(json.dumps(as_json(status, dry_run=settings.ga4_dry_run, outbox_waiting=waiting), indent=2))
+        response = httpx.get(f"{owner.url}/v1/ga4/status", headers={"authorization": f"Bearer {token}"}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    if response.status_code != 200:
+        raise CommandError(f"the gateway (pid {owner.pid}) answered {response.status_code}: {response.text.strip()}")
+    answer: dict[str, Any] = response.json()
+    return owner.url, answer
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    """The running gateway's relay when one owns the data directory; else the ledger, and this command's settings."""
+    from gateway.ga4.admin import as_json, status_lines
+    from gateway.ga4.ledger import Ledger, LedgerStatus
+
+    running = _running_status(settings)
+    if running is not None:
+        url, data = running
+        status = LedgerStatus(**{name: data[name] for name in LedgerStatus.__dataclass_fields__})
+        dry_run, origin, waiting = bool(data["dry_run"]), str(data["origin"]), data["outbox_waiting"]
+        gateway = {"running": True, "pid": data["gateway"]["pid"], "url": url}
+        heading = f"gateway: running (pid {gateway['pid']}, {url}); mode as that process runs it"
     else:
-        print("\n".join(status_lines(status, dry_run=settings.ga4_dry_run, origin=settings.ga4_origin,
-                                     outbox_waiting=waiting)))  # fmt: skip
+        ledger = Ledger(_ledger_path(settings))
+        try:
+            status = ledger.status(max_age=72 * 3600)
+        finally:
+            ledger.close()
+        dry_run, origin = settings.ga4_dry_run, settings.ga4_origin
+        waiting = _outbox_waiting(settings, status.position)
+        gateway = {"running": False}
+        heading = (f"gateway: none runs on {settings.data_dir}; mode from this command's own settings "
+                   "(what a gateway started with them would do)")  # fmt: skip
+    if args.json:
+        data = as_json(status, dry_run=dry_run, outbox_waiting=waiting)
+        data.update(origin=origin, gateway=gateway)
+        if running is not None:
+            data["measurement_id"] = running[1]["measurement_id"]
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join([heading, *status_lines(status, dry_run=dry_run, origin=origin, outbox_waiting=waiting)]))
     return 0
 
 
@@ -70,7 +109,9 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         count = replay(ledger, now=time.time(), reasons=tuple(args.reason or REPLAYABLE))
     finally:
         ledger.close()
-    where = "the running gateway sends them within a second" if not settings.ga4_dry_run else "dry run: kept, not sent"
+    running = _running_status(settings)
+    dry_run = bool(running[1]["dry_run"]) if running is not None else settings.ga4_dry_run
+    where = "the running gateway sends them within a second" if not dry_run else "dry run: kept, not sent"
     print(f"queued {count} dead letters again ({where})" if count else "no dead letter inside the 72-hour window")
     return 0
 
@@ -118,8 +159,8 @@ def _standin(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.ga4.standin import StandIn
 
     server = StandIn(args.host, args.port).start()
-    print(f"MP stand-in listening on {server.url} (POST /mp/collect, /debug/mp/collect; GET /_standin/stats)",
-          flush=True)  # fmt: skip
+    print(f"MP stand-in listening on {server.url} (POST /mp/collect, /debug/mp/collect); what it received: "
+          f"GET {server.url}/_standin/requests", flush=True)  # fmt: skip
     try:
         while True:
             time.sleep(3600)

@@ -9,6 +9,7 @@ answers it gives exactly as Google does, and those where it differs on purpose.
 
 from __future__ import annotations
 
+import json
 import time
 
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .body import validate_text
+from .payloads import consent_needed
 from .validate import validation_response
 
 __all__ = ["routes"]
@@ -30,7 +32,15 @@ async def debug_collect(request: Request) -> JSONResponse:
         if len(body) > _MAX_BODY:
             break  # the validator reports the size; no need to read more
     messages = validate_text(body, now=time.time())
-    return JSONResponse(validation_response(messages))
+    return JSONResponse(validation_response(messages), headers=_consent_needed(body))
+
+
+def _consent_needed(body: bytes) -> dict[str, str]:
+    """What ``/mp/collect`` relays only under consent (``payloads.consent_needed``): a header, never a message."""
+    try:
+        return consent_needed(json.loads(body))
+    except (ValueError, RecursionError):  # the validator has said what is wrong with the body
+        return {}
 
 
 def routes() -> list[Route]:

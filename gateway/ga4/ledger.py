@@ -10,6 +10,9 @@ Why this never loses or doubles an event:
   the outbox position they came from commit together, so a crash re-reads exactly what was not
   taken (and the outbox position may lag this one, never lead it).
 - Delivery ids are deterministic and the primary key: the same request can never be queued twice.
+- What must never outlive the send (``payloads.PRIVATE_FIELDS``: MP ``user_data``, the full ``ip_override``)
+  leaves a delivery's body when it is sent or dead, and is never written into a dead letter; deleted bytes
+  are overwritten (``secure_delete``).
 - A 2xx is recorded the moment it arrives, before anything else is sent; a delivery in state
   ``sent`` is never selected again, across restarts too. A request in flight when the process died
   is counted as ambiguous (it may have arrived) and sent again: at most one extra copy, counted.
@@ -28,6 +31,7 @@ from typing import Any
 from gateway.stores.sqlite import connect
 
 from .batching import Delivery
+from .payloads import PRIVATE_FIELDS
 from .records import DeadLetter, Due, LedgerStatus, Report
 
 __all__ = ["DeadLetter", "Due", "Ledger", "LedgerStatus", "Report"]
@@ -70,6 +74,14 @@ CREATE TABLE IF NOT EXISTS skips (reason TEXT PRIMARY KEY, count INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _WAITING = ("pending", "retrying")
+# A finished delivery's body without the private fields; instr() first, so bodies without them cost nothing.
+_WITHOUT_PRIVATE = (
+    "CASE WHEN "
+    + " OR ".join(f"instr(body, '\"{f}\"') > 0" for f in PRIVATE_FIELDS)
+    + " THEN json_remove(body, "
+    + ", ".join(f"'$.{f}'" for f in PRIVATE_FIELDS)
+    + ") ELSE body END"
+)
 
 
 class Ledger:
@@ -85,6 +97,8 @@ class Ledger:
         self._db = connect(path, "full")
         self._db.executescript(_SCHEMA)
         self._fast = connect(path, "normal")
+        for conn in (self._db, self._fast):  # private fields removed from a body are overwritten, not freed
+            conn.execute("PRAGMA secure_delete = ON")
 
     def close(self) -> None:
         self._db.close()
@@ -156,8 +170,8 @@ class Ledger:
         db.executemany(
             "INSERT INTO dead_letters (event_id, delivery_id, reason, messages, body, event_time, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(d.event_id, d.delivery_id, d.reason, json.dumps(d.messages), json.dumps(d.body), d.event_time, now)
-             for d in dead],
+            [(d.event_id, d.delivery_id, d.reason, json.dumps(d.messages), json.dumps(_public(d.body)), d.event_time,
+              now) for d in dead],
         )  # fmt: skip
 
     # Sending ---------------------------------------------------------------------------------
@@ -193,8 +207,8 @@ class Ledger:
 
     def sent(self, delivery_id: str, status: int) -> None:
         self._fast.execute(
-            "UPDATE deliveries SET state = 'sent', in_flight = 0, last_status = ?, last_error = '', finished = ? "
-            "WHERE id = ?",
+            "UPDATE deliveries SET state = 'sent', in_flight = 0, last_status = ?, last_error = '', finished = ?, "
+            f"body = {_WITHOUT_PRIVATE} WHERE id = ?",
             (status, self.clock(), delivery_id),
         )
 
@@ -211,7 +225,7 @@ class Ledger:
         with self._tx() as db:
             db.execute(
                 "UPDATE deliveries SET state = 'dead', in_flight = 0, reason = ?, last_status = ?, last_error = ?, "
-                "finished = ? WHERE id = ?",
+                f"finished = ?, body = {_WITHOUT_PRIVATE} WHERE id = ?",
                 (reason, status, error, now, due.id),
             )
             self._dead(db, letters, now)
@@ -344,6 +358,11 @@ class Ledger:
             last_error=last_error[0] if last_error else "",
             position=self.position(),
         )
+
+
+def _public(body: dict[str, Any]) -> dict[str, Any]:
+    """A dead letter's body: without what may not outlive the send (a replay goes without it)."""
+    return {k: v for k, v in body.items() if k not in PRIVATE_FIELDS}
 
 
 class _Transaction:

@@ -28,6 +28,12 @@ that identifies the person (no ``user_id``, a one-off ``client_id``) or, by sett
 MP ``consent`` field mirrors ``ad_user_data`` and ``ad_personalization``. What was granted travels with
 the event into the delivery ledger (``Outgoing.check``) and is asked again before every send.
 
+MP ingest's request-level fields (``/mp/collect``): ``user_properties``, ``device``, ``user_agent`` and
+``non_personalized_ads`` always go with the event (the warehouse keeps them: ``MP_PARAMS``, the ``user_agent``
+column); ``user_location`` and ``ip_override`` only under ``analytics_storage``; ``user_data`` only under
+``ad_user_data``. ``ip_override`` (the full address) and ``user_data`` come from the outbox row's private part
+(``build(row, private)``), never from the warehouse row, which holds the truncated address only.
+
 Events GA4 cannot take are skipped with a reason, never sent: anonymous hits (no person: a made-up
 client id per hit would invent users), and hits whose verdict is a machine's (Apple's prefetch, link
 scanners) unless ``GA4GW_GA4_RELAY_VERDICTS`` lists them.
@@ -52,11 +58,16 @@ from identity import Pseudonymizer, Resolution
 from warehouse import EventRow
 
 __all__ = [
+    "CONSENT_NEEDED_HEADER",
+    "CONSENT_NEEDS",
     "ENGAGEMENT_MSEC",
+    "MP_PARAMS",
+    "PRIVATE_FIELDS",
     "SESSION_SECONDS",
     "Outgoing",
     "PayloadBuilder",
     "Skip",
+    "consent_needed",
     "one_off_client_id",
     "standin_client_id",
 ]
@@ -66,6 +77,32 @@ SESSION_SECONDS = 1800
 GA4_PARAMS = "ga4_params"  # the warehouse param that keeps a server event's typed MP params as JSON
 _CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
 _VALUE_CHARS = 100
+# An MP request-level field -> the warehouse param that keeps it as JSON (``user_agent`` has its own column).
+MP_PARAMS = {
+    "user_properties": "mp_user_properties",
+    "device": "mp_device",
+    "user_location": "mp_user_location",
+    "non_personalized_ads": "mp_non_personalized_ads",
+}
+PRIVATE_FIELDS = ("user_data", "ip_override")  # sent, never stored in the warehouse
+# What goes to GA4 only under a purpose (the rest of MP's request-level fields always goes).
+CONSENT_NEEDS = {"user_location": Purpose.ANALYTICS_STORAGE, "ip_override": Purpose.ANALYTICS_STORAGE,
+          "user_data": Purpose.AD_USER_DATA}  # fmt: skip
+CONSENT_NEEDED_HEADER = "X-GA4GW-Consent-Needed"
+
+
+def consent_needed(payload: object) -> dict[str, str]:
+    """The header ``/debug/mp/collect`` answers: which fields of ``payload`` go to GA4 only under which purpose.
+
+    It names the rule, never a person's decisions: the validation endpoint needs no secret, so it must not
+    tell anybody what a client id consented to (``/mp/collect`` itself says what it dropped).
+    """
+    if not isinstance(payload, dict):
+        return {}
+    found = [
+        f"{name};needs={purpose.value}" for name, purpose in CONSENT_NEEDS.items() if payload.get(name) is not None
+    ]
+    return {CONSENT_NEEDED_HEADER: ", ".join(found)} if found else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +143,9 @@ class Skip:
 
 
 def _frozen(value: Any) -> Any:
-    return tuple(sorted((k, _frozen(v)) for k, v in value.items())) if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
 def standin_client_id(pseudonym: str) -> str:
@@ -148,16 +187,21 @@ class PayloadBuilder:
         self._verdicts = frozenset(verdicts)
         self._drop_unidentified = analytics_denied == "drop"
 
-    def build(self, row: EventRow) -> Outgoing | Skip:
+    def build(self, row: EventRow, private: dict[str, Any] | None = None) -> Outgoing | Skip:
+        """``private``: the outbox row's private part (MP ``user_data``, the full ``ip_override``)."""
         if row.source in ("open", "click"):
             return self._email(row)
         if row.source in ("server", "mp"):
-            return self._server(row)
+            return self._server(row, private or {})
         if row.source == "identify":  # it only joins identifiers; GA4 learns them with the person's events
             return Skip(row.event_id, "identity_only")
         if row.source == "consent":  # a decision, applied to the person's events; GA4 has no use for it
             return Skip(row.event_id, "consent_only")
         return Skip(row.event_id, "unsupported")
+
+    def granted(self, row: EventRow) -> int:
+        """The purposes granted for ``row``'s person now (a ``consent.egress`` mask): what MP ingest may keep."""
+        return self._consent(row)[1]
 
     def withdrawn(self, check: list[Any]) -> bool:
         """Asked before every send with what ``Outgoing.check`` recorded: was a purpose lost since?"""
@@ -238,13 +282,15 @@ class PayloadBuilder:
             events.append({"name": "campaign_details", "params": {**campaign, **session}, "timestamp_micros": micros})
         return Outgoing(row.event_id, row.event_time.timestamp(), common[0], tuple(events), check=common[1])
 
-    def _server(self, row: EventRow) -> Outgoing | Skip:
+    def _server(self, row: EventRow, private: dict[str, Any]) -> Outgoing | Skip:
         user_id = row.user_id or row.params.get("email_pseudonym", "")
         if not (user_id or _CLIENT_ID.fullmatch(row.ga_client_id)):
             return Skip(row.event_id, "anonymous")
         common = self._common(row, user_id)
         if isinstance(common, str):
             return Skip(row.event_id, common)
+        if row.source == "mp":
+            common = ({**common[0], **self._mp_fields(row, private, common[1][1])}, common[1])
         params: dict[str, Any] = json.loads(row.params.get(GA4_PARAMS) or "{}")
         params.update({k: v for k, v in self._session(row).items() if k not in params})
         event = {"name": row.event_name, "params": params, "timestamp_micros": self._micros(row)}
@@ -256,3 +302,18 @@ class PayloadBuilder:
             transaction_id=row.transaction_id if row.event_name == "purchase" else "",
             check=common[1],
         )
+
+    @staticmethod
+    def _mp_fields(row: EventRow, private: dict[str, Any], mask: int) -> dict[str, Any]:
+        """MP ingest's request-level fields, each under the consent it needs (module docstring)."""
+        fields: dict[str, Any] = {}
+        for name, param in MP_PARAMS.items():
+            if param in row.params:
+                fields[name] = json.loads(row.params[param])
+        if row.user_agent:
+            fields["user_agent"] = row.user_agent
+        fields.update((k, v) for k, v in private.items() if k in PRIVATE_FIELDS and v)
+        for name, purpose in CONSENT_NEEDS.items():
+            if not has(mask, purpose):
+                fields.pop(name, None)
+        return fields

@@ -7,7 +7,8 @@ intake    every ``batch_delay`` seconds, once the consent ledger is loaded: read
           ``settle_seconds``: see ``settling.py``), turns each event into MP events (``payloads``, consent
           applied), dead-letters what the validator refuses or what is past GA4's 72 hours, drops
           purchases already relayed (transaction id), packs the rest into requests (``batching``)
-          and commits all of it to the ledger at once.
+          and commits all of it to the ledger at once; then the outbox forgets the rows' private
+          parts (MP ``user_data``, full ``ip_override``), which the ledger keeps until the send.
 sender    up to ``concurrency`` requests in flight. Before each send: consent again (an event that
           lost a purpose since intake is not sent), expiry and the validator. 2xx: sent, never
           again. 429: retried after its Retry-After. 5xx, timeouts and transport errors: retried
@@ -229,7 +230,8 @@ class Relay:
                 if isinstance(row, Exception):
                     raise row
                 verdict_skip = self._settling.skip(row)
-                built = Skip(row.event_id, verdict_skip) if verdict_skip else self._builder.build(row)
+                private = json.loads(record.private) if record.private else None
+                built = Skip(row.event_id, verdict_skip) if verdict_skip else self._builder.build(row, private)
             except Exception as exc:  # one bad row must not hold the rest
                 error = {"fieldPath": "", "description": f"cannot read the stored event: {type(exc).__name__}",
                          "validationCode": "VALUE_INVALID"}  # fmt: skip
@@ -250,6 +252,8 @@ class Relay:
         ledger.take(deliveries, index=index, dead=dead, skipped=skipped, transactions=transactions,
                     position=records[-1].id)  # fmt: skip
         self._outbox.ack(CONSUMER, records[-1].id)
+        if any(record.private for record in records):  # the ledger holds them now; the warehouse never will
+            self._outbox.clear_private(records[-1].id)
         for reason, count in skipped.items():
             self._metrics.inc("ga4gw_ga4_events_total", count, outcome="skipped", reason=reason)
         for letter in dead:

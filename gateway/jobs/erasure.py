@@ -38,6 +38,7 @@ from typing import Any
 from consent import AuditRecord, ErasureStepFailed, Subject, erase_subject, new_erasure_id, record_audit, subject_events
 from gateway.errors import ErasureFailed, InvalidRequest
 from gateway.ga4.forget import forget as forget_ledger
+from gateway.ga4.user_data import email_hash
 from gateway.state.identity_link import IdentityLink
 from gateway.stores.outbox import Outbox
 from identity import PERSON_KINDS, Identifier, IdentityError, Kind, Linked, Pseudonymizer, normalize_email
@@ -238,7 +239,8 @@ def erase(
         erasure_id = new_erasure_id()
         progress = _Progress()
         try:
-            subject = _erase_stores(stores, subject, keys, recipients, progress, left, forget_more)
+            subject = _erase_stores(stores, subject, keys, recipients, progress, left, forget_more,
+                                    _hashed_emails(request))  # fmt: skip
         except BaseException as exc:
             _record_failure(stores, request, requested_by, erasure_id, len(subject.identifiers), progress, exc)
             if isinstance(exc, Exception):
@@ -274,22 +276,28 @@ def _erase_stores(
     progress: _Progress,
     left: dict[str, int],
     forget_more: Callable[[Subject], dict[str, int]] | None,
+    hashed: frozenset[str] = frozenset(),
 ) -> Subject:
-    """Every store in turn, the graph in memory last; returns the subject as finally found."""
+    """Every store in turn, the graph in memory last; returns the subject as finally found.
+
+    ``hashed``: the named emails as MP ``user_data`` carries them (SHA-256), which only the outbox's private
+    parts and the delivery ledger hold: an MP event whose ids the graph never joined to the email goes too.
+    """
     rows = progress.rows
     progress.step = "warehouse.recipients"
     found_keys = _subscriber_keys(stores.wh, stores.pseudonymizer, recipients)
     subject = replace(subject, people=subject.people | found_keys)
     needles = [json.dumps(v, ensure_ascii=False) for v in sorted(subject.people | subject.devices)]
     progress.step = "outbox"
-    outboxed = set(stores.outbox.forget(_matcher(subject, stores.pseudonymizer, recipients), needles))
+    private = [json.dumps(h) for h in sorted(hashed)]
+    outboxed = set(stores.outbox.forget(_matcher(subject, stores.pseudonymizer, recipients), needles, private))
     rows["outbox"] = len(outboxed)
     progress.step = "warehouse.events"
     stored, transactions = subject_events(stores.wh, subject)
     # Raw subscriber keys may be any word: the ledger, where they never go, is searched for the rest only.
     specific = (subject.people - found_keys - keys) | subject.devices
     progress.step = "ga4_ledger"
-    ledger = forget_ledger(stores.ledger_path, values=specific, event_ids=stored | outboxed,
+    ledger = forget_ledger(stores.ledger_path, values=specific | hashed, event_ids=stored | outboxed,
                            wait=stores.send_wait, position=stores.outbox.position("ga4"))  # fmt: skip
     rows.update(ledger.rows)
     if ledger.in_flight:
@@ -310,6 +318,11 @@ def _erase_stores(
         progress.step = "memory"
         rows.update(forget_more(subject))
     return subject
+
+
+def _hashed_emails(request: ErasureRequest) -> frozenset[str]:
+    emails = [request.email] + [i.partition(":")[2] for i in request.identifiers if i.startswith("email:")]
+    return frozenset(email_hash(e) for e in emails if e)
 
 
 def _record_failure(

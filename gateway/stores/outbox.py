@@ -6,8 +6,13 @@ every record that arrived meanwhile and commits them in one transaction (group c
 so one fsync serves many requests; it then wakes the waiting requests with a single
 call into the event loop.
 
-Consumers (the warehouse pipeline now, the GA4 relay later) each keep a position that
-survives restarts; a row is deleted once every consumer has passed it. The outbox is
+Consumers (the warehouse pipeline, the GA4 relay) each keep a position that survives restarts; a row is
+deleted once every consumer has passed it.
+
+A row may carry a ``private`` part beside its payload: what the relay must send but the warehouse must never
+hold (MP ``user_data``, a full ``ip_override``). It commits in the same statement as the payload, the
+pipeline never reads it (``read`` selects the payload only), the relay reads it (``read_after``) and clears
+it once its ledger holds the event (``clear_private``), and it goes with the row when the row is erased. The outbox is
 bounded: past ``max_events`` pending rows ``append`` answers False at once, and the
 caller still answers the person but counts the hit as dropped.
 
@@ -33,11 +38,11 @@ from .sqlite import connect
 __all__ = ["Outbox", "OutboxRecord"]
 
 log = logging.getLogger(__name__)
-_ROWS_PER_STATEMENT = 4000  # 4 parameters a row, under SQLite's 32,766 parameters a statement
-_INSERT = "INSERT INTO outbox (id, created, event_id, payload) VALUES "
+_ROWS_PER_STATEMENT = 4000  # 5 parameters a row, under SQLite's 32,766 parameters a statement
+_INSERT = "INSERT INTO outbox (id, created, event_id, payload, private) VALUES "
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, created REAL NOT NULL, event_id TEXT NOT NULL, payload TEXT NOT NULL
+    id INTEGER PRIMARY KEY, created REAL NOT NULL, event_id TEXT NOT NULL, payload TEXT NOT NULL, private TEXT
 );
 CREATE TABLE IF NOT EXISTS positions (consumer TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
 """
@@ -49,6 +54,10 @@ class OutboxRecord:
     created: float
     event_id: str
     payload: str
+    private: str | None = None  # what only the relay may read (see the module docstring)
+
+
+_Pending = tuple[float, str, str, str | None, "asyncio.Future[bool]"]
 
 
 class Outbox:
@@ -67,6 +76,9 @@ class Outbox:
         self.max_events = max_events
         self._writer = connect(path, synchronous)
         self._writer.executescript(_SCHEMA)
+        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(outbox)")}
+        if "private" not in columns:  # an outbox written before the column existed
+            self._writer.execute("ALTER TABLE outbox ADD COLUMN private TEXT")
         # Ids never go back, even when every row was consumed and deleted: positions remember them.
         self._last_id: int = self._writer.execute(
             "SELECT max((SELECT coalesce(max(id), 0) FROM outbox), (SELECT coalesce(max(last_id), 0) FROM positions))"
@@ -78,7 +90,7 @@ class Outbox:
         self._readers = threading.local()
         self._all_readers: list[sqlite3.Connection] = []
         self._synchronous = synchronous
-        self._pending: deque[tuple[float, str, str, asyncio.Future[bool]]] = deque()
+        self._pending: deque[_Pending] = deque()
         self._committing = 0
         self._count_lock = threading.Lock()
         self._wake = threading.Event()
@@ -98,17 +110,18 @@ class Outbox:
         # ``_committing``: taken off the queue by the writer but not yet counted in ``_last_id``
         return self.depth() + len(self._pending) + self._committing >= self.max_events
 
-    def append(self, event_id: str, payload: str) -> asyncio.Future[bool]:
+    def append(self, event_id: str, payload: str, private: str | None = None) -> asyncio.Future[bool]:
         """Queue one event; the future resolves True once committed, False when the outbox is full.
 
-        Call it from the event loop; an exception from SQLite (disk full...) is set on the future.
+        ``private``: what only the relay reads, committed with the payload. Call it from the event loop; an
+        exception from SQLite (disk full...) is set on the future.
         """
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         with self._count_lock:
             if self._closing or self.full():
                 future.set_result(False)
                 return future
-            self._pending.append((time.time(), event_id, payload, future))
+            self._pending.append((time.time(), event_id, payload, private, future))
         self._wake.set()
         return future
 
@@ -129,7 +142,7 @@ class Outbox:
                     self._commit(batch)
                 except Exception as exc:  # not one record's fault (the loop is gone?): answer all, keep going
                     log.exception("the outbox writer failed a batch of %d records", len(batch))
-                    self._answer(batch, [([f for *_, f in batch], exc)])
+                    self._answer(batch, [([p[-1] for p in batch], exc)])
                 finally:
                     self._batch_started = 0.0
                     with self._count_lock:
@@ -137,7 +150,7 @@ class Outbox:
             elif self._closing:
                 return
 
-    def _commit(self, batch: list[tuple[float, str, str, asyncio.Future[bool]]]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
         # One multi-row INSERT in autocommit mode: a single statement is its own transaction, and a
         # single call into SQLite means this thread gives up and retakes the GIL once per chunk
         # instead of once per row (each retake can wait for the busy event loop).
@@ -146,37 +159,37 @@ class Outbox:
             chunk = batch[start : start + _ROWS_PER_STATEMENT]
             try:
                 self._insert(chunk)
-                outcomes.append(([f for *_, f in chunk], None))
+                outcomes.append(([p[-1] for p in chunk], None))
             except Exception as exc:  # nothing of the statement was written: find the records at fault
                 if len(chunk) == 1:
-                    outcomes.append(([chunk[0][3]], exc))
+                    outcomes.append(([chunk[0][-1]], exc))
                     continue
                 for one in chunk:
                     try:
                         self._insert([one])
-                        outcomes.append(([one[3]], None))
+                        outcomes.append(([one[-1]], None))
                     except Exception as error:
                         log.warning("an outbox record was refused (%s)", type(error).__name__)
-                        outcomes.append(([one[3]], error))
+                        outcomes.append(([one[-1]], error))
         self._answer(batch, outcomes)
         with self._committed:
             self._committed.notify_all()
 
-    def _insert(self, chunk: list[tuple[float, str, str, asyncio.Future[bool]]]) -> None:
+    def _insert(self, chunk: list[_Pending]) -> None:
         params: list[object] = []
-        for i, (created, event_id, payload, _) in enumerate(chunk, self._last_id + 1):
-            params += (i, created, event_id, payload)
-        self._writer.execute(_INSERT + ",".join(["(?,?,?,?)"] * len(chunk)), params)
+        for i, (created, event_id, payload, private, _) in enumerate(chunk, self._last_id + 1):
+            params += (i, created, event_id, payload, private)
+        self._writer.execute(_INSERT + ",".join(["(?,?,?,?,?)"] * len(chunk)), params)
         with self._count_lock:
             self._last_id += len(chunk)
             self._committing -= len(chunk)
 
     @staticmethod
     def _answer(
-        batch: list[tuple[float, str, str, asyncio.Future[bool]]],
+        batch: list[_Pending],
         outcomes: list[tuple[list[asyncio.Future[bool]], BaseException | None]],
     ) -> None:
-        loop = batch[0][3].get_loop()
+        loop = batch[0][-1].get_loop()
         with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown); the rows are committed anyway
             loop.call_soon_threadsafe(_settle, outcomes)
 
@@ -232,9 +245,21 @@ class Outbox:
         position is ahead of the one it acknowledged here always finds what it has not taken.
         """
         rows = self._reader().execute(
-            "SELECT id, created, event_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+            "SELECT id, created, event_id, payload, private FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
         )
         return [OutboxRecord(*row) for row in rows]
+
+    def clear_private(self, up_to_id: int) -> int:
+        """Forget the private parts of the rows up to ``up_to_id`` (the relay's ledger holds them now).
+
+        The freed bytes are overwritten (``secure_delete``); returns how many rows had one.
+        """
+        conn = self._reader()
+        conn.execute("PRAGMA secure_delete = ON")
+        return conn.execute(
+            "UPDATE outbox SET private = NULL WHERE id <= ? AND private IS NOT NULL", (up_to_id,)
+        ).rowcount
 
     def ack(self, consumer: str, last_id: int) -> None:
         """Move ``consumer`` past ``last_id`` durably; rows every consumer has passed are deleted."""
@@ -250,24 +275,33 @@ class Outbox:
             raise
         self._positions[consumer] = last_id
 
-    def forget(self, match: Callable[[str], bool], needles: Sequence[str]) -> list[str]:
+    def forget(
+        self, match: Callable[[str], bool], needles: Sequence[str], private_needles: Sequence[str] = ()
+    ) -> list[str]:
         """Erasure: delete the rows whose payload ``match``es, passed by a consumer or not; returns their event ids.
 
         SQLite finds candidates by substring (``needles``: the subject's values as JSON strings), ``match`` decides
-        on the payload. Deleted rows are overwritten on disk (``secure_delete``). A consumer whose next unread rows
-        were all erased moves past them; erased rows after rows it has yet to read stay counted in ``pending``
-        until the next event arrives. Call it while the consumers hold still (``Pipeline.hold``, ``Relay.hold``).
+        on the payload; a row whose private part holds one of ``private_needles`` (the subject's hashed email in
+        ``user_data``) goes too. Deleted rows are overwritten on disk (``secure_delete``). A consumer whose next
+        unread rows were all erased moves past them; erased rows after rows it has yet to read stay counted in
+        ``pending`` until the next event arrives. Call it while the consumers hold still (``Pipeline.hold``,
+        ``Relay.hold``).
         """
-        if not needles:
+        if not (needles or private_needles):
             return []
         conn = connect(self.path, self._synchronous)
         try:
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                where = " OR ".join(["instr(payload, ?) > 0"] * len(needles))
-                rows = conn.execute(f"SELECT id, event_id, payload FROM outbox WHERE {where}", list(needles))
-                gone = [(row_id, event_id) for row_id, event_id, payload in rows.fetchall() if match(payload)]
+                where = " OR ".join(["instr(payload, ?) > 0"] * len(needles) + ["0"])
+                private = " OR ".join(["instr(private, ?) > 0"] * len(private_needles) + ["0"])
+                rows = conn.execute(
+                    f"SELECT id, event_id, payload, ({private}) FROM outbox WHERE ({where}) OR ({private})",
+                    [*private_needles, *needles, *private_needles],
+                )
+                gone = [(row_id, event_id) for row_id, event_id, payload, theirs in rows.fetchall()
+                        if theirs or match(payload)]  # fmt: skip
                 conn.executemany("DELETE FROM outbox WHERE id = ?", [(row_id,) for row_id, _ in gone])
                 moved = self._skip_erased(conn) if gone else {}
                 conn.execute("COMMIT")

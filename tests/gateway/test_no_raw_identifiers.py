@@ -104,7 +104,10 @@ def test_raw_identifiers_are_never_stored_nor_sent(tmp_path: Path, standin: Stan
         sent = json.dumps([r.body for r in standin.requests()]).lower()
         for raw in (*RAW, SUBSCRIBER):
             assert raw.lower() not in sent
-        assert "a" * 64 not in sent  # MP user_data is not kept, so never relayed
+        # MP user_data goes to GA4 exactly when the 204 did not say it was dropped (ad_user_data), and never to the
+        # warehouse whatever the consent.
+        assert ("a" * 64 in sent) == ("user_data" not in answer.headers.get("x-ga4gw-dropped", ""))
+        assert scan(("a" * 64,)) == {}
         assert "31337.1700000000" in sent  # the scan looked at real traffic
         assert sent.count("em_") >= 3
         assert "ph_" in sent
