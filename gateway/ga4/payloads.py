@@ -15,7 +15,8 @@ campaign params GA4 knows: ``campaign_id``, ``campaign``, ``source``, ``medium=e
 window (epoch seconds), so an open and a click minutes apart share a session as they would on the site.
 
 ``client_id``: the shop's real GA client id when the event has one (a click's ``_ga`` cookie, a
-server event that names it), else the person's latest real one from the identity graph (so an open
+server event or MP request that names it, as given when it is an opaque token of letters, digits and
+``._:-``, as Google's collection accepts), else the person's latest real one from the identity graph (so an open
 lands in the person's web history), else a well-formed stand-in derived from the user pseudonym, the
 same for every event of that person. ``user_id``: the pseudonym of the person's primary id from the
 identity graph (CRM, user, email), else the event's own; always a keyed pseudonym (``em_...``,
@@ -75,7 +76,10 @@ __all__ = [
 ENGAGEMENT_MSEC = 100  # GA4 wants a positive engagement time; an email hit has no measured one
 SESSION_SECONDS = 1800
 GA4_PARAMS = "ga4_params"  # the warehouse param that keeps a server event's typed MP params as JSON
-_CLIENT_ID = re.compile(r"[1-9][0-9]{0,19}\.[1-9][0-9]{0,19}")
+# A client id relayed as given: Google's collection takes any string (UUIDs, ga4mp's zero-padded
+# "0123456789.1700000000", app instance ids); an "@", a space or markup never goes, so nothing
+# email-shaped or free-form rides along as an identifier (issue 14).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _VALUE_CHARS = 100
 # An MP request-level field -> the warehouse param that keeps it as JSON (``user_agent`` has its own column).
 MP_PARAMS = {

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,9 +56,20 @@ def test_the_real_client_id_wins_and_the_stand_in_is_stable() -> None:
     assert isinstance(built, Outgoing)
     assert built.common["client_id"] == "42.1700000000"
     assert standin_client_id("rc_x") == standin_client_id("rc_x") != standin_client_id("rc_y")
-    garbage = BUILDER.build(replace(row, ga_client_id="GA1.1.abc"))
+    garbage = BUILDER.build(replace(row, ga_client_id="jane@example.com"))
     assert isinstance(garbage, Outgoing)
     assert garbage.common["client_id"] == standin_client_id(garbage.common["user_id"])
+
+
+@pytest.mark.parametrize(
+    "client_id",
+    ["0123456789.1700000000", "2b9f4c3e-8d1a-4f0e-9c6b-1a2b3c4d5e6f", "GA1.1.123.456", "42.1700000000"],
+)
+def test_a_client_id_google_accepts_is_relayed_as_given(client_id: str) -> None:
+    """ga4mp's zero-padded ids and UUIDs became stand-ins, or, with no user id, were skipped as anonymous."""
+    built = BUILDER.build(server("page_view", ga_client_id=client_id, source="mp"))
+    assert isinstance(built, Outgoing)
+    assert built.common["client_id"] == client_id
 
 
 def test_anonymous_and_machine_hits_are_skipped_with_their_reason() -> None:
