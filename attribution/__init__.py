@@ -19,7 +19,7 @@ from .config import (
 from .errors import AttributionError, ModelTooLarge, UnknownGrouping, UnknownModel
 from .markov import path_states, removal_effects, transition_counts
 from .run import Progress, RunSummary, last_run_end, run_attribution
-from .shapley import ShapleyResult, shapley_values
+from .shapley import shapley_values
 
 __all__ = [
     "DATA_DRIVEN_MODELS",
@@ -31,7 +31,6 @@ __all__ = [
     "ModelTooLarge",
     "Progress",
     "RunSummary",
-    "ShapleyResult",
     "UnknownGrouping",
     "UnknownModel",
     "check_grouping",

@@ -45,10 +45,7 @@ class AttributionConfig:
     visit_lookback_days: float = 30.0
     open_weight: float = 0.5  # a human open's weight against a click's 1; 0 leaves opens out
     half_life_days: float = 7.0
-    fit_days: float = 90.0  # Markov and Shapley learn from journeys ending in this many days before the run's end
-    shapley_exact_max: int = 12  # above this many channels Shapley values are sampled
-    shapley_samples: int = 2000  # permutations drawn when sampling
-    seed: int = 0
+    fit_days: float = 90.0  # Markov and Shapley learn from the journeys ending in [until - fit_days, until]
     max_markov_states: int = 4000
 
     @property

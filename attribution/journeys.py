@@ -16,8 +16,10 @@ Rules (the README's attribution section says the same):
     counted as the click, so it is left out. Weight 1.
 - Touches are ordered by time, then event id, so equal times never depend on the order rows were stored in.
 - A conversion with no touch gets one row of kind ``none``, channel ``(none)``: every conversion is credited.
-- A person with touches in the run's window and no conversion there is a non-converting journey ending at the
-  window's end (the same lookback windows apply); Markov and Shapley learn from these, no credit is given.
+- A person with touches after their latest conversion (or with touches and no conversion at all) has a
+  non-converting journey ending at the run's end ``until``: those touches, within their kind's lookback window
+  from ``until``. Markov learns from these; no credit is given. They depend on ``until`` only, never on where
+  the run starts, so every run ending at the same time learns from the same ones.
 """
 
 from __future__ import annotations
@@ -71,31 +73,44 @@ _CONVERSIONS = """
         argMin(event_name, event_time) AS conversion_event,
         argMin(transaction_id, event_time) AS transaction_id,
         argMin(value, event_time) AS revenue,
-        argMin(currency, event_time) AS currency
-    FROM (
-        SELECT *, if(transaction_id != '', concat('tx:', transaction_id), concat('ev:', event_id)) AS journey_key
-        FROM $events
-        WHERE event_name IN {conversion_events:Array(String)} AND source NOT IN ('open', 'click')
-    )
+        argMin(currency, event_time) AS currency,
+        toDateTime64(0, 3, 'UTC') AS touches_after
+    FROM ($all_conversions)
     GROUP BY journey_key
     HAVING conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time < {until:DateTime64(3, 'UTC')}"""
 
+# Every copy of every conversion event, keyed by the conversion it belongs to.
+_ALL_CONVERSIONS = """
+        SELECT *, if(transaction_id != '', concat('tx:', transaction_id), concat('ev:', event_id)) AS journey_key
+        FROM $events
+        WHERE event_name IN {conversion_events:Array(String)} AND source NOT IN ('open', 'click')"""
+
+# A person's touches after their latest conversion before the run's end (all of them for a person who never
+# converted; the LEFT JOIN's default time is 1970) make the non-converting journey. Only touches that can fall
+# inside a lookback window from ``until`` are looked at.
 _NON_CONVERTING = """
     SELECT
-        concat('null:', person_key) AS journey_id,
-        person_key,
+        concat('null:', tt.person_key) AS journey_id,
+        tt.person_key AS person_key,
         {until:DateTime64(3, 'UTC')} AS conversion_time,
         '' AS conversion_event,
         '' AS transaction_id,
         toDecimal64(0, 6) AS revenue,
-        '' AS currency
-    FROM ($touches)
-    WHERE t >= {since:DateTime64(3, 'UTC')}
-      AND person_key NOT IN (
-        SELECT person_key FROM $attribution_touches
-        WHERE converted = 1 AND run_id = {run_id:String}
-      )
-    GROUP BY person_key"""
+        '' AS currency,
+        any(c.last_conversion) AS touches_after
+    FROM ($touches) AS tt
+    LEFT JOIN (
+        SELECT person_key, max(conversion_time) AS last_conversion
+        FROM (
+            SELECT journey_key, argMin(person_key, event_time) AS person_key, min(event_time) AS conversion_time
+            FROM ($all_conversions)
+            GROUP BY journey_key
+        )
+        WHERE conversion_time < {until:DateTime64(3, 'UTC')}
+        GROUP BY person_key
+    ) AS c ON tt.person_key = c.person_key
+    WHERE tt.t >= {null_from:DateTime64(3, 'UTC')} AND tt.t > c.last_conversion
+    GROUP BY tt.person_key"""
 
 # Both kinds of journey go through the same statement: gather the person's touches, keep those inside their
 # kind's window, sort them, and unfold one row per touch (or one `none` row).
@@ -113,9 +128,11 @@ FROM (
         any(j.transaction_id) AS transaction_id,
         any(j.revenue) AS revenue,
         any(j.currency) AS currency,
+        any(j.touches_after) AS touches_after,
         arraySort(x -> (x.1, x.2), arrayFilter(
-            x -> x.1 <= conversion_time AND dateDiff('millisecond', x.1, conversion_time) <= multiIf(
-                x.3 = 'click', {click_ms:Int64}, x.3 = 'open', {open_ms:Int64}, {visit_ms:Int64}),
+            x -> x.1 <= conversion_time AND x.1 > touches_after
+                AND dateDiff('millisecond', x.1, conversion_time) <= multiIf(
+                    x.3 = 'click', {click_ms:Int64}, x.3 = 'open', {open_ms:Int64}, {visit_ms:Int64}),
             groupArray((tt.t, tt.event_id, tt.kind, tt.channel, tt.campaign, tt.variant_, tt.weight))
         )) AS found,
         if(empty(found), [(conversion_time, '', 'none', '(none)', '', '', 1.0)], found) AS path
@@ -141,6 +158,7 @@ def build_journeys(
         "until": until,
         "run_id": run_id,
         "touch_from": _days_before(since, config.max_lookback_days),
+        "null_from": _days_before(until, config.max_lookback_days),
         "open_weight": config.open_weight,
         "click_ms": int(config.click_lookback_days * _MS_PER_DAY),
         "open_ms": int(config.open_lookback_days * _MS_PER_DAY),
@@ -150,7 +168,8 @@ def build_journeys(
     insert = Template(_INSERT)
     columns = ", ".join(TOUCH_COLUMNS)
     for converted, journeys in ((1, _CONVERSIONS), (0, _NON_CONVERTING)):
-        source = Template(journeys).substitute(names, touches=touches)
+        all_conversions = Template(_ALL_CONVERSIONS).substitute(names)
+        source = Template(journeys).substitute(names, touches=touches, all_conversions=all_conversions)
         sql = insert.substitute(names, columns=columns, journeys=source, touches=touches)
         wh.command(sql, {**params, "converted": converted}, _JOIN_SETTINGS)
     counted = wh.rows(

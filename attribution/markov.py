@@ -63,8 +63,8 @@ def transition_counts(journeys: Iterable[tuple[Sequence[str], int, int]], order:
 
 
 def transition_counts_sql() -> str:
-    """SQL over ``$touches``: (from state, to state, count) for journeys ending in ``[{fit_from}, {until}]``, the
-    chain's order given as ``{order:UInt8}``."""
+    """SQL: (from state, to state, count) over the touches of ``$journeys`` (a ``FROM ... WHERE ...`` clause of
+    ``attribution_touches``), the chain's order given as ``{order:UInt8}``."""
     return """
 SELECT pair.1 AS from_state, pair.2 AS to_state, count() AS n
 FROM (
@@ -76,9 +76,7 @@ FROM (
         ) AS windows,
         arrayFilter((w, i) -> i = 1 OR w != windows[i - 1], windows, arrayEnumerate(windows)) AS states,
         arrayConcat([['(start)']], states, [if(conv = 1, ['(conversion)'], ['(null)'])]) AS chain
-    FROM $touches
-    WHERE touch_kind != 'none'
-      AND conversion_time >= {fit_from:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}
+    $journeys
     GROUP BY journey_id
 )
 ARRAY JOIN arrayZip(arrayPopBack(chain), arrayPopFront(chain)) AS pair

@@ -1,4 +1,5 @@
-"""Rule-based models as SQL inside ClickHouse, and the SQL that turns any per-touch score into credit rows.
+"""Rule-based models (and Shapley's per-conversion split) as SQL inside ClickHouse, and the SQL that turns any
+per-touch score into credit rows.
 
 Every model gives each touch of a conversion a raw score ``r``; the touch's credit is ``r * w / sum(r * w)``
 over the conversion, where ``w`` is the touch's weight (1, or ``open_weight`` for a human open). With all weights
@@ -51,7 +52,9 @@ RAW_SCORES: dict[str, str] = {
     "time_decay": (
         "pow(2.0, -dateDiff('millisecond', touch_time, conversion_time) / ({half_life_days:Float64} * 86400000.0))"
     ),
-    # Data-driven models pass a value per channel ({names}, {values}); a journey's channels share it in
+    # Shapley (shapley.py): each distinct channel of the conversion gets an equal share, its touches split it by weight.
+    "shapley": "1.0 / sum(weight) OVER (PARTITION BY journey_id, channel)",
+    # Markov models pass a value per channel ({names}, {values}); a journey's channels share it in
     # proportion to the weights of their touches. A journey whose channels are all worth 0 is credited linearly.
     "channel_values": (
         "if(sum(transform(channel, {names:Array(String)}, {values:Array(Float64)}, 0.0)) OVER journey > 0, "
@@ -111,7 +114,7 @@ def write_credits(
 ) -> None:
     """Replace ``model``'s credits for conversions in ``[since, until)`` from the journeys of ``attribution_touches``.
 
-    Rule models score touches by ``RAW_SCORES[model]``; data-driven ones by ``channel_values``.
+    Rule models and Shapley score touches by ``RAW_SCORES[model]``; Markov models by ``channel_values``.
     """
     d = dialect_for(wh)
     raw = RAW_SCORES["channel_values" if channel_values is not None else model]

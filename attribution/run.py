@@ -2,8 +2,13 @@
 
 Incremental by default: without ``since`` a run starts where the last recorded run ended, less a day of grace
 for events that arrive late (their conversions are simply credited again, replacing the earlier rows). The
-first run covers everything. Markov and Shapley learn from the journeys of ``[until - fit_days, until)`` (or from
-``since`` when that is earlier) and credit the conversions of ``[since, until)``.
+first run covers everything.
+
+The fit window: Markov and Shapley learn from the journeys ending in ``[until - fit_days, until]``, whatever
+``since`` is, so a nightly run learns exactly what a full run ending at the same time learns. The run therefore
+rebuilds the journeys of ``[min(since, until - fit_days), until)`` (late events and identity joins reach the fit
+too), and replaces credits only for the conversions of ``[since, until)``; the non-converting journeys end at
+``until`` and do not depend on ``since`` (``journeys.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .markov import removal_effects, transition_counts_sql
 from .rules import write_credits
 from .shapley import shapley_values
 
-__all__ = ["EPOCH", "GRACE", "Progress", "RunSummary", "last_run_end", "run_attribution"]
+__all__ = ["EPOCH", "GRACE", "Progress", "RunSummary", "fit_start", "last_run_end", "run_attribution"]
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # before any event; (typed parameters need 10-digit epochs)
 GRACE = timedelta(days=1)
@@ -91,19 +96,25 @@ def run_attribution(
 
     report("journeys", 0, total)
     tick = time.perf_counter()
-    conversions, touches = build_journeys(wh, config, since=since, until=end, run_id=run_id)
+    fit_from = fit_start(config, end)
+    fitting = any(m not in RULE_MODELS for m in chosen)
+    build_from = min(since, fit_from) if fitting else since
+    build_journeys(wh, config, since=build_from, until=end, run_id=run_id)
+    conversions, touches = _credited(wh, run_id, since)
     seconds["journeys"] = time.perf_counter() - tick
-    fit_from = min(since, end - timedelta(days=config.fit_days))
     for done, model in enumerate(chosen, 1):
         report(model, done, total)
         tick = time.perf_counter()
         if model in RULE_MODELS:
             write_credits(wh, model, config, since=since, until=end, run_id=run_id)
         else:
-            learned, bounds = _fit(wh, model, config, fit_from, end)
-            write_credits(wh, model, config, since=since, until=end, run_id=run_id, channel_values=learned)
+            learned, journeys = _fit(wh, model, config, run_id, fit_from, end)
+            bounds = dict.fromkeys(learned, 0.0)  # both are computed exactly
+            # Shapley's credit of one conversion is that conversion's own game (shapley.py), not a share of values.
+            shared = None if model == "shapley" else learned
+            write_credits(wh, model, config, since=since, until=end, run_id=run_id, channel_values=shared)
             values[model], errors[model] = learned, bounds
-            _record_values(wh, run_id, started, model, learned, bounds, conversions)
+            _record_values(wh, run_id, started, model, learned, bounds, journeys)
         seconds[model] = time.perf_counter() - tick
     report("done", total, total)
     wh.insert(
@@ -114,36 +125,60 @@ def run_attribution(
     return RunSummary(run_id, since, end, chosen, conversions, touches, seconds, values, errors)
 
 
-_COALITIONS = Template("""
-SELECT channels, sum(conv), count()
-FROM (
-    SELECT any(converted) AS conv, arraySort(groupUniqArray(toString(channel))) AS channels
+def fit_start(config: AttributionConfig, until: datetime) -> datetime:
+    """The start of the fit window of a run ending at ``until``: ``fit_days`` before it, never before ``EPOCH``."""
+    try:
+        return max(until - timedelta(days=config.fit_days), EPOCH)
+    except OverflowError:
+        return EPOCH
+
+
+def _credited(wh: Warehouse, run_id: str, since: datetime) -> tuple[int, int]:
+    """(conversions, touch rows) of the run's journeys that it credits, those ending at or after ``since``."""
+    rows = wh.rows(
+        f"SELECT uniqExactIf(journey_id, converted = 1), countIf(converted = 1) FROM {_touches(wh)} "
+        "WHERE run_id = {run_id:String} AND conversion_time >= {since:DateTime64(3, 'UTC')}",
+        {"run_id": run_id, "since": since},
+    )
+    return int(rows[0][0]), int(rows[0][1])
+
+
+# The fit reads this run's journeys only: the run rebuilt every journey of the fit window.
+_FIT_JOURNEYS = """
     FROM $touches
-    WHERE touch_kind != 'none'
-      AND conversion_time >= {fit_from:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}
+    WHERE run_id = {run_id:String} AND touch_kind != 'none'
+      AND conversion_time >= {fit_from:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}"""
+
+_CHANNEL_SETS = Template("""
+SELECT channels, count()
+FROM (
+    SELECT arraySort(groupUniqArray(toString(channel))) AS channels
+    $journeys AND converted = 1
     GROUP BY journey_id
 )
 GROUP BY channels""")
 
 
 def _fit(
-    wh: Warehouse, model: str, config: AttributionConfig, fit_from: datetime, until: datetime
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Learn a data-driven model's value per channel, with the error of each value."""
-    touches = dialect_for(wh).qualified("attribution_touches")
-    window = {"fit_from": fit_from, "until": until}
+    wh: Warehouse, model: str, config: AttributionConfig, run_id: str, fit_from: datetime, until: datetime
+) -> tuple[dict[str, float], int]:
+    """Learn a data-driven model's value per channel; returns the values and how many journeys it learned from."""
+    touches = _touches(wh)
+    journeys = Template(_FIT_JOURNEYS).substitute(touches=touches)
+    window = {"run_id": run_id, "fit_from": fit_from, "until": until}
     if model == "shapley":
-        rows = wh.rows(_COALITIONS.substitute(touches=touches), window)
-        coalitions = {frozenset(channels): (int(conv), int(n)) for channels, conv, n in rows}
-        result = shapley_values(
-            coalitions, exact_max=config.shapley_exact_max, samples=config.shapley_samples, seed=config.seed
-        )
-        return result.values, result.errors
+        rows = wh.rows(_CHANNEL_SETS.substitute(journeys=journeys), window)
+        sets = {frozenset(channels): int(n) for channels, n in rows}
+        return shapley_values(sets), sum(sets.values())
+    seen = int(wh.rows(f"SELECT uniqExact(journey_id) {journeys}", window)[0][0])
     order = int(model.rsplit("_", 1)[1])
-    sql = Template(transition_counts_sql()).substitute(touches=touches)
+    sql = Template(transition_counts_sql()).substitute(journeys=journeys)
     counts = {(tuple(a), tuple(b)): int(n) for a, b, n in wh.rows(sql, {**window, "order": order})}
-    effects = removal_effects(counts, max_states=config.max_markov_states)
-    return effects, dict.fromkeys(effects, 0.0)
+    return removal_effects(counts, max_states=config.max_markov_states), seen
+
+
+def _touches(wh: Warehouse) -> str:
+    return dialect_for(wh).qualified("attribution_touches")
 
 
 def _record_values(

@@ -26,8 +26,8 @@ __all__ = [
 
 _TIME = "DateTime64(3, 'UTC')"
 
-# One row per touch of a journey; a journey is a conversion (converted = 1) or a person's touches that did not
-# convert in a run's window (converted = 0, conversion_time = the window's end). A conversion with no touch has
+# One row per touch of a journey; a journey is a conversion (converted = 1) or a person's touches after their
+# latest conversion (converted = 0, conversion_time = the run's end). A conversion with no touch has
 # one row of touch_kind 'none' and channel '(none)', so every conversion's credits still sum to one.
 ATTRIBUTION_TOUCHES = Table(
     name="attribution_touches",
@@ -83,8 +83,8 @@ ATTRIBUTION_CREDITS = Table(
     shard_key="cityHash64(conversion_id)",
 )
 
-# What the data-driven models learned per channel: Markov removal effects, Shapley values (with the 95 %
-# half-width of the estimate when it was sampled; 0 when exact).
+# What the data-driven models learned per channel over the fit window: Markov removal effects, Shapley values
+# (error: 0, both are exact), and how many journeys the model learned from.
 ATTRIBUTION_CHANNEL_VALUES = Table(
     name="attribution_channel_values",
     columns=(

@@ -106,7 +106,6 @@ class Settings:
     attribution_open_weight: float
     attribution_half_life_days: float
     attribution_fit_days: float
-    attribution_shapley_samples: int
     attribution_nightly_at: str
     config_file: Path | None = None
 

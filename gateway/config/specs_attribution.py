@@ -54,15 +54,9 @@ ATTRIBUTION_SPECS: tuple[SettingSpec, ...] = (
         "attribution_fit_days",
         p.days,
         "90",
-        "Markov and Shapley models learn from the journeys of this many days before a run's end.",
+        "Markov and Shapley models learn from the journeys ending in this many days before a run's end, "
+        "whatever the run's start.",
         "days, more than 0",
-    ),
-    SettingSpec(
-        "attribution_shapley_samples",
-        p.int_range(100, 10**7),
-        "2000",
-        "Random channel orders drawn for Shapley values when there are more than 12 channels.",
-        "100 or more",
     ),
     SettingSpec(
         "attribution_nightly_at",

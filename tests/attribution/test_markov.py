@@ -76,8 +76,8 @@ def test_sql_transition_counts_equal_pythons(warehouse: Warehouse, order: int) -
         journeys.append((chans, Journey(f"p{i}", touches, converts_at=ends, converted=converted)))
         insert(warehouse, journey_events(journeys[-1][1]))
     run_attribution(warehouse, AttributionConfig(), models=(), since=T0, until=UNTIL)
-    sql = Template(transition_counts_sql()).substitute(touches="attribution_touches")
-    rows = warehouse.rows(sql, {"fit_from": T0, "until": UNTIL, "order": order})
+    fit = "FROM attribution_touches WHERE touch_kind != 'none'"
+    rows = warehouse.rows(Template(transition_counts_sql()).substitute(journeys=fit), {"order": order})
     from_sql = {(tuple(a), tuple(b)): n for a, b, n in rows}
     expected = transition_counts([(c, int(j.converted), int(not j.converted)) for c, j in journeys], order)
     assert from_sql == expected
