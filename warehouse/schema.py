@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views
+from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views, people_and_channel_groups
 from .consent_schema import CONSENT_EVENTS, consent_events
 from .ddl import Dialect, Table
 from .erasure_schema import erasure_audit
@@ -185,6 +185,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "attribution views: person keys, paths, credit by day, campaign and model", attribution_views),
     Migration(8, "erasure_audit table", erasure_audit),
     Migration(9, "events_quarantine table", events_quarantine),
+    Migration(12, "person keys through the identity graph, GA4 default channel groups", people_and_channel_groups),
 )
 
 # erasure_audit is left out on purpose: it holds no personal data and is the record that erasures were done

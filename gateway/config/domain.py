@@ -39,4 +39,5 @@ def attribution_config(settings: Settings) -> AttributionConfig:
         half_life_days=settings.attribution_half_life_days,
         fit_days=settings.attribution_fit_days,
         shapley_samples=settings.attribution_shapley_samples,
+        identity=graph_config(settings),
     )

@@ -28,6 +28,10 @@ that identifies the person (no ``user_id``, a one-off ``client_id``) or, by sett
 MP ``consent`` field mirrors ``ad_user_data`` and ``ad_personalization``. What was granted travels with
 the event into the delivery ledger (``Outgoing.check``) and is asked again before every send.
 
+The shop's ``session_start`` (a visit, for attribution: direct when it has no source) is never sent: the MP
+refuses the reserved name, and GA4 starts its own sessions from the ``session_id`` every relayed event carries;
+a renamed copy would be a second count of sessions that no GA4 report reads (skip reason ``attribution_only``).
+
 Events GA4 cannot take are skipped with a reason, never sent: anonymous hits (no person: a made-up
 client id per hit would invent users), and hits whose verdict is a machine's (Apple's prefetch, link
 scanners) unless ``GA4GW_GA4_RELAY_VERDICTS`` lists them.
@@ -152,6 +156,8 @@ class PayloadBuilder:
         if row.source in ("open", "click"):
             return self._email(row)
         if row.source in ("server", "mp"):
+            if row.event_name == "session_start":  # attribution's direct touch; GA4 makes its own (see above)
+                return Skip(row.event_id, "attribution_only")
             return self._server(row)
         if row.source == "identify":  # it only joins identifiers; GA4 learns them with the person's events
             return Skip(row.event_id, "identity_only")
