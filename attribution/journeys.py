@@ -58,7 +58,9 @@ _VISITS = """
         params['campaign'] AS campaign_name,
         $direct AS direct,
         lagInFrame(toNullable(event_time)) OVER (
-            PARTITION BY person_key ORDER BY event_time, event_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+            -- a session start first: the page view sent with it at the same moment is a page of its session
+            PARTITION BY person_key ORDER BY event_time, event_name != 'session_start', event_id
+            ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
         ) AS previous
     FROM $events
     WHERE event_time >= {touch_from:DateTime64(3, 'UTC')} - INTERVAL 30 MINUTE
