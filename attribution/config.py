@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from identity import GraphConfig
 
 from .errors import UnknownGrouping, UnknownModel
 
@@ -32,6 +34,7 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "channel": ("channel",),
     "campaign": ("campaign_id",),
     "campaign_variant": ("campaign_id", "variant"),
+    "default_channel": ("default_channel",),  # GA4's default channel group, to set beside GA4's reports
 }
 
 
@@ -47,6 +50,9 @@ class AttributionConfig:
     half_life_days: float = 7.0
     fit_days: float = 90.0  # Markov and Shapley learn from the journeys ending in [until - fit_days, until]
     max_markov_states: int = 4000
+    identity: GraphConfig = field(
+        default_factory=GraphConfig
+    )  # who is one person: the gateway's guards (GA4GW_IDENTITY_*)
 
     @property
     def max_lookback_days(self) -> float:

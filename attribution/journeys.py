@@ -4,18 +4,24 @@ Rules (the README's attribution section says the same):
 
 - A conversion is an event named in ``conversion_events`` that is not an email open or click, de-duplicated by
   transaction id over all time (the earliest copy wins; an event without transaction id is its own conversion).
-- Touches of the same person (``attribution_events.person_key``) within the lookback window of their kind, at or
-  before the conversion's time:
+- Touches of the same person (``attribution_events.person_key``: the person the identity graph knows at the run,
+  see ``warehouse.attribution_schema``) within the lookback window of their kind, at or before the conversion's
+  time:
   - ``click``: an email click judged a person's (verdict human or image_proxy); scanners and prefetches are
     machines and never count. Channel ``email``, weight 1.
   - ``open``: an email open judged a person's; machine opens (Apple MPP, scanners...) never count. Channel
     ``email``, weight ``open_weight`` (0 leaves opens out).
-  - ``visit``: a ``session_start`` from the shop's backend or Measurement Protocol (source ``server`` or ``mp``),
-    or a ``page_view`` there that carries ``params['source']``. Channel ``<source> / <medium>`` in lower case, or
-    ``direct`` when neither is given. A visit whose medium is ``email`` is the landing of an email click already
-    counted as the click, so it is left out. Weight 1.
+  - ``visit``: a ``session_start`` or a ``page_view`` from the shop's backend or Measurement Protocol (source
+    ``server`` or ``mp``). Channel ``<source> / <medium>`` in lower case (an empty one reads ``(not set)``), or
+    ``direct`` for GA's direct conventions (``channels.is_direct_sql``: no source, ``(direct)``, ``(not set)``;
+    no medium, ``(none)``). A page view without a source is a landing, so a direct touch, only when the person
+    has no visit or email click in the 30 minutes before (else it is a page of that session); a session start
+    always is a touch. A visit whose medium is ``email`` is the landing of an email click already counted as
+    the click, so it is left out. Weight 1.
+  Each touch also carries GA4's default channel group (``channels.default_channel_sql``; email is ``Email``).
 - Touches are ordered by time, then event id, so equal times never depend on the order rows were stored in.
-- A conversion with no touch gets one row of kind ``none``, channel ``(none)``: every conversion is credited.
+- A conversion with no touch gets one row of kind ``none``, channel and default channel ``(none)``: every
+  conversion is credited.
 - A person with touches after their latest conversion (or with touches and no conversion at all) has a
   non-converting journey ending at the run's end ``until``: those touches, within their kind's lookback window
   from ``until``. Markov learns from these; no credit is given. They depend on ``until`` only, never on where
@@ -27,43 +33,67 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from string import Template
 
+from identity import GraphConfig, load_graph
 from warehouse import Warehouse
-from warehouse.attribution_schema import ATTRIBUTION_TOUCHES, any_rows, delete_rows
+from warehouse.attribution_schema import ATTRIBUTION_PEOPLE, ATTRIBUTION_TOUCHES, any_rows, delete_rows, truncate
 from warehouse.migrate import dialect_for
 
+from .channels import default_channel_sql, is_direct_sql, site_params
 from .config import AttributionConfig
 
-__all__ = ["TOUCH_COLUMNS", "build_journeys"]
+__all__ = ["TOUCH_COLUMNS", "build_journeys", "fill_people"]
 
 TOUCH_COLUMNS: tuple[str, ...] = tuple(name for name, _ in ATTRIBUTION_TOUCHES.columns)
 
 _PERSON = "verdict IN ('human', 'image_proxy')"
 _MS_PER_DAY = 86_400_000
 
+# A page view without a source within this long of the person's previous visit or email click continues that
+# session (GA's default session timeout): it is not a landing, so not a new direct touch.
+_SESSION_MS = 30 * 60 * 1000
+
+_VISITS = """
+    SELECT
+        person_key, event_time AS t, event_id, source, event_name, campaign_id, variant,
+        lower(trimBoth(params['source'])) AS src,
+        lower(trimBoth(params['medium'])) AS med,
+        params['campaign'] AS campaign_name,
+        $direct AS direct,
+        lagInFrame(toNullable(event_time)) OVER (
+            -- a session start first: the page view sent with it at the same moment is a page of its session
+            PARTITION BY person_key ORDER BY event_time, event_name != 'session_start', event_id
+            ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+        ) AS previous
+    FROM $events
+    WHERE event_time >= {touch_from:DateTime64(3, 'UTC')} - INTERVAL 30 MINUTE
+      AND event_time < {until:DateTime64(3, 'UTC')}
+      AND person_key != ''
+      AND ((source = 'click' AND $person)
+           OR (source IN ('server', 'mp') AND event_name IN ('session_start', 'page_view')))"""
+
 _TOUCHES = """
     SELECT
-        person_key,
-        event_time AS t,
-        event_id,
-        multiIf(source = 'click', 'click', source = 'open', 'open', 'visit') AS kind,
-        multiIf(
-            source IN ('click', 'open'), 'email',
-            params['source'] = '' AND params['medium'] = '', 'direct',
-            concat(lower(params['source']), ' / ', lower(params['medium']))
-        ) AS channel,
-        if(source IN ('click', 'open'), campaign_id, params['campaign']) AS campaign,
-        if(source IN ('click', 'open'), toString(variant), '') AS variant_,
-        if(source = 'open', {open_weight:Float64}, 1.0) AS weight
+        person_key, t, event_id,
+        if(source = 'click', 'click', 'visit') AS kind,
+        multiIf(source = 'click', 'email', direct, 'direct',
+                concat(if(src = '', '(not set)', src), ' / ', if(med = '', '(not set)', med))) AS channel,
+        if(source = 'click', 'Email', $default_channel) AS default_channel,
+        if(source = 'click', campaign_id, campaign_name) AS campaign,
+        if(source = 'click', toString(variant), '') AS variant_,
+        1.0 AS weight
+    FROM ($visits)
+    WHERE t >= {touch_from:DateTime64(3, 'UTC')}
+      AND (source = 'click'
+           OR (med != 'email'
+               AND (event_name = 'session_start' OR NOT direct OR previous IS NULL
+                    OR dateDiff('millisecond', assumeNotNull(previous), t) > {session_ms:Int64})))
+    UNION ALL
+    SELECT
+        person_key, event_time AS t, event_id, 'open' AS kind, 'email' AS channel, 'Email' AS default_channel,
+        campaign_id AS campaign, toString(variant) AS variant_, {open_weight:Float64} AS weight
     FROM $events
     WHERE event_time >= {touch_from:DateTime64(3, 'UTC')} AND event_time < {until:DateTime64(3, 'UTC')}
-      AND person_key != ''
-      AND (
-        (source = 'click' AND $person)
-        OR (source = 'open' AND $person AND {open_weight:Float64} > 0)
-        OR (source IN ('server', 'mp')
-            AND (event_name = 'session_start' OR (event_name = 'page_view' AND params['source'] != ''))
-            AND lower(params['medium']) != 'email')
-      )"""
+      AND person_key != '' AND source = 'open' AND $person AND {open_weight:Float64} > 0"""
 
 _CONVERSIONS = """
     SELECT
@@ -118,7 +148,7 @@ _INSERT = """
 INSERT INTO $attribution_touches ($columns)
 SELECT
     journey_id, {converted:UInt8}, person_key, conversion_time, conversion_event, transaction_id, revenue, currency,
-    touch_index, length(path), x.1, x.3, x.2, x.4, x.5, x.6, x.7, {run_id:String}
+    touch_index, length(path), x.1, x.3, x.2, x.4, x.5, x.6, x.7, x.8, {run_id:String}
 FROM (
     SELECT
         j.journey_id AS journey_id,
@@ -133,9 +163,10 @@ FROM (
             x -> x.1 <= conversion_time AND x.1 > touches_after
                 AND dateDiff('millisecond', x.1, conversion_time) <= multiIf(
                     x.3 = 'click', {click_ms:Int64}, x.3 = 'open', {open_ms:Int64}, {visit_ms:Int64}),
-            groupArray((tt.t, tt.event_id, tt.kind, tt.channel, tt.campaign, tt.variant_, tt.weight))
+            groupArray((tt.t, tt.event_id, tt.kind, tt.channel, tt.default_channel, tt.campaign, tt.variant_,
+                        tt.weight))
         )) AS found,
-        if(empty(found), [(conversion_time, '', 'none', '(none)', '', '', 1.0)], found) AS path
+        if(empty(found), [(conversion_time, '', 'none', '(none)', '(none)', '', '', 1.0)], found) AS path
     FROM ($journeys) AS j
     LEFT JOIN ($touches) AS tt ON j.person_key = tt.person_key
     GROUP BY j.journey_id
@@ -146,13 +177,20 @@ ARRAY JOIN path AS x, arrayEnumerate(path) AS touch_index"""
 def build_journeys(
     wh: Warehouse, config: AttributionConfig, *, since: datetime, until: datetime, run_id: str
 ) -> tuple[int, int]:
-    """Replace the journeys ending in ``[since, until)``; returns (conversions, touch rows) written."""
+    """Replace the journeys ending in ``[since, until)``; returns (conversions, touch rows) written.
+
+    People are who the identity graph says they are now (``attribution_people``, filled for the build and emptied
+    after it), so an identification made after a click or a purchase joins them here.
+    """
     d = dialect_for(wh)
     window = "conversion_time >= {since:DateTime64(3, 'UTC')} AND conversion_time <= {until:DateTime64(3, 'UTC')}"
     if wh.scalar(any_rows(d, ATTRIBUTION_TOUCHES, window), {"since": since, "until": until}):
         wh.command(delete_rows(d, ATTRIBUTION_TOUCHES, window), {"since": since, "until": until})
     names = {"events": d.qualified("attribution_events"), "attribution_touches": d.qualified("attribution_touches")}
-    touches = Template(_TOUCHES).substitute(names, person=_PERSON)
+    visits = Template(_VISITS).substitute(names, person=_PERSON, direct=is_direct_sql("src", "med"))
+    touches = Template(_TOUCHES).substitute(
+        names, person=_PERSON, visits=visits, default_channel=default_channel_sql("src", "med", "lower(campaign_name)")
+    )
     params = {
         "since": since,
         "until": until,
@@ -163,21 +201,46 @@ def build_journeys(
         "click_ms": int(config.click_lookback_days * _MS_PER_DAY),
         "open_ms": int(config.open_lookback_days * _MS_PER_DAY),
         "visit_ms": int(config.visit_lookback_days * _MS_PER_DAY),
+        "session_ms": _SESSION_MS,
         "conversion_events": list(config.conversion_events),
+        **site_params(),
     }
     insert = Template(_INSERT)
     columns = ", ".join(TOUCH_COLUMNS)
-    for converted, journeys in ((1, _CONVERSIONS), (0, _NON_CONVERTING)):
-        all_conversions = Template(_ALL_CONVERSIONS).substitute(names)
-        source = Template(journeys).substitute(names, touches=touches, all_conversions=all_conversions)
-        sql = insert.substitute(names, columns=columns, journeys=source, touches=touches)
-        wh.command(sql, {**params, "converted": converted}, _JOIN_SETTINGS)
+    fill_people(wh, config.identity)
+    try:
+        for converted, journeys in ((1, _CONVERSIONS), (0, _NON_CONVERTING)):
+            all_conversions = Template(_ALL_CONVERSIONS).substitute(names)
+            source = Template(journeys).substitute(names, touches=touches, all_conversions=all_conversions)
+            sql = insert.substitute(names, columns=columns, journeys=source, touches=touches)
+            wh.command(sql, {**params, "converted": converted}, _JOIN_SETTINGS)
+    finally:
+        wh.command(truncate(d, ATTRIBUTION_PEOPLE))
     counted = wh.rows(
         f"SELECT uniqExactIf(journey_id, converted = 1), countIf(converted = 1) FROM {names['attribution_touches']} "
         "WHERE run_id = {run_id:String}",
         {"run_id": run_id},
     )
     return int(counted[0][0]), int(counted[0][1])
+
+
+def fill_people(wh: Warehouse, graph: GraphConfig, chunk_rows: int = 100_000) -> int:
+    """Write the identity graph as it stands now into ``attribution_people``: every identifier's own person id
+    mapped to its person's id (``IdentityGraph.aliases``), under the gateway's guards (shared identifiers, the
+    edge window). Only the graph passes through Python, never the events. Returns the rows written."""
+    d = dialect_for(wh)
+    wh.command(truncate(d, ATTRIBUTION_PEOPLE))
+    table, columns = d.qualified(ATTRIBUTION_PEOPLE.name), [name for name, _ in ATTRIBUTION_PEOPLE.columns]
+    written = 0
+    rows: list[tuple[str, str]] = []
+    for alias, person in load_graph(wh, graph).aliases():
+        rows.append((alias, person))
+        if len(rows) >= chunk_rows:
+            written += wh.insert(table, rows, columns)
+            rows = []
+    if rows:
+        written += wh.insert(table, rows, columns)
+    return written
 
 
 # Touches of a million conversions need not fit in memory at once: the join and the grouping spill to disk past

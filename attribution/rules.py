@@ -67,7 +67,7 @@ _INSERT = Template("""
 INSERT INTO $credits ($columns)
 SELECT
     journey_id, conversion_time, conversion_event, person_key, {model:String}, touch_index, touch_time, touch_kind,
-    touch_event_id, channel, campaign_id, variant, credit,
+    touch_event_id, channel, default_channel, campaign_id, variant, credit,
     if(
         touch_index = argMax(touch_index, (credit, touch_index)) OVER journey,
         revenue - (sum(rounded) OVER journey - rounded),

@@ -10,7 +10,7 @@ It may import ``warehouse`` only.
 from .errors import IdentityError, InvalidIdentifier, UnknownIdentifier
 from .explain import ExplainedEdge, Explanation, SharedIdentifier, explain
 from .forget import Linked, linked, without
-from .graph import GraphConfig, IdentityGraph, Resolution
+from .graph import GraphConfig, IdentityGraph, Resolution, person_id_of
 from .landing import LANDING_AUDIENCE, LandingClaims, LandingTokens
 from .model import PERSON_KINDS, SOURCES, Edge, Identifier, Kind, rotation_edges
 from .pseudonym import Pseudonymizer, normalize_email
@@ -41,6 +41,7 @@ __all__ = [
     "linked",
     "load_graph",
     "normalize_email",
+    "person_id_of",
     "rotation_edges",
     "without",
 ]

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .errors import InvalidIdentifier, UnknownIdentifier
 from .model import Edge, Identifier, Kind
 
-__all__ = ["GraphConfig", "IdentityGraph", "Resolution"]
+__all__ = ["GraphConfig", "IdentityGraph", "Resolution", "person_id_of"]
 
 Clock = Callable[[], datetime]
 Row = tuple[str, str, str, str, str, int]  # a_kind, a_value, b_kind, b_value, source, time in ms
@@ -230,6 +230,18 @@ class IdentityGraph:
             out[key] = pid
         return out
 
+    def aliases(self) -> Iterator[tuple[str, str]]:
+        """``(person_id_of(identifier), person id)`` for every identifier: what an event's stored ``person_id``
+        means now. Every person id ever given is the id of one identifier alone (its representative then), so
+        this maps an id given before a merge to the person it is part of today."""
+        ids: dict[int, str] = {}
+        for node, key in enumerate(self._keys):
+            root = self._root[node]
+            pid = ids.get(root)
+            if pid is None:
+                pid = ids[root] = _person_id(self._aggregate(root)[0][2])
+            yield _person_id(key), pid
+
     def shared_identifiers(self) -> list[Identifier]:
         return sorted(Identifier.parse(self._keys[n]) for n in range(len(self._keys)) if self._shared[n])
 
@@ -397,3 +409,12 @@ def _combine(x: _Agg, y: _Agg) -> _Agg:
 
 def _person_id(key: str) -> str:
     return "p_" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def person_id_of(identifier: Identifier) -> str:
+    """The person id of ``identifier`` alone: the id the graph gives a person whose representative it is.
+
+    An event stores this for its own most specific identifier (``events.person_id``): it needs no graph at ingest,
+    and an attribution run maps it to the person the graph knows then (``IdentityGraph.aliases``).
+    """
+    return _person_id(identifier.key)

@@ -1,19 +1,32 @@
 """Warehouse tables and views of attribution: who a person is, journeys, credits, channel values, runs.
 
-The person key of an event is derived in exactly one place, the view ``attribution_events``
-(``person_key`` column). Until the identity graph fills ``events.person_id`` it falls back, in order,
-to: the email pseudonym in ``params['email_pseudonym']``; the recipient; for an event that carries only a
-GA client id, the key of the first email click seen with that client id; the GA client id itself. To move
-to the graph, a later migration replaces this view; nothing else changes.
+The person key of an event is derived in exactly one place, the view ``attribution_events`` (``person_key``
+column). Since migration 11 it follows the identity graph as it stands at the attribution run:
+
+- every event stores ``person_id``, the person id of its own most specific identifier alone (``identity.
+  person_id_of``; rows stored before have it computed here from the identifiers they carry, in the same order:
+  user id, email pseudonym, recipient pseudonym, a recipient that is an email pseudonym, GA client id);
+- a run loads the graph and fills ``attribution_people`` (``alias`` -> ``person_id``: every identifier's own id
+  mapped to the id of the person it belongs to now), builds the journeys, and empties it again;
+- ``person_key`` is that person; else the event's stored ``person_id`` (an identifier the graph does not know is
+  a person of its own); else, for rows stored before migration 11 that the graph does not know, migration 7's
+  rules: the email pseudonym, the recipient, the key of the first email click seen with the event's GA client
+  id, the GA client id.
+
+So an identification that arrives after a click or a purchase joins them at the next run, and data stored before
+keeps the keys it had (joined to newer data wherever the graph knows its identifiers).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from .ddl import Dialect, Table
 
 __all__ = [
     "ATTRIBUTION_CHANNEL_VALUES",
     "ATTRIBUTION_CREDITS",
+    "ATTRIBUTION_PEOPLE",
     "ATTRIBUTION_RUNS",
     "ATTRIBUTION_TABLES",
     "ATTRIBUTION_TOUCHES",
@@ -21,7 +34,9 @@ __all__ = [
     "attribution_tables",
     "attribution_views",
     "delete_rows",
+    "people_and_channel_groups",
     "person_key_view",
+    "truncate",
 ]
 
 _TIME = "DateTime64(3, 'UTC')"
@@ -46,6 +61,7 @@ ATTRIBUTION_TOUCHES = Table(
         ("touch_kind", "LowCardinality(String)"),  # click, open, visit, none
         ("touch_event_id", "String"),
         ("channel", "LowCardinality(String)"),
+        ("default_channel", "LowCardinality(String)"),  # GA4's default channel group (migration 11)
         ("campaign_id", "String"),
         ("variant", "LowCardinality(String)"),
         ("weight", "Float64"),
@@ -70,6 +86,7 @@ ATTRIBUTION_CREDITS = Table(
         ("touch_kind", "LowCardinality(String)"),
         ("touch_event_id", "String"),  # the event behind the touch ('' for a conversion without touches)
         ("channel", "LowCardinality(String)"),
+        ("default_channel", "LowCardinality(String)"),  # GA4's default channel group (migration 11)
         ("campaign_id", "String"),
         ("variant", "LowCardinality(String)"),
         ("credit", "Float64"),  # share of the conversion, 0..1; a conversion's shares sum to 1
@@ -124,8 +141,37 @@ ATTRIBUTION_TABLES: tuple[Table, ...] = (
 )
 
 
+# The identity graph at an attribution run: every identifier's own person id (``alias``) and the person it belongs
+# to then. Filled at the start of a run's journey build and emptied at its end (see the module docstring), so it
+# never outlives an erasure; no TTL.
+ATTRIBUTION_PEOPLE = Table(
+    name="attribution_people",
+    columns=(("alias", "String"), ("person_id", "String")),
+    order_by="alias",
+    shard_key="cityHash64(alias)",
+)
+
+# Columns added after migration 6 created the tables: migration 6 keeps creating them without these (a released
+# migration never changes), migration 11 adds them.
+_ADDED_IN_11: dict[str, tuple[tuple[str, str], str]] = {
+    "attribution_touches": (("default_channel", "LowCardinality(String)"), "channel"),
+    "attribution_credits": (("default_channel", "LowCardinality(String)"), "channel"),
+}
+
+
 def attribution_tables(d: Dialect) -> list[str]:
-    return [statement for table in ATTRIBUTION_TABLES for statement in d.create(table)]
+    """Migration 6: the tables as they were first created."""
+    statements = []
+    for table in ATTRIBUTION_TABLES:
+        added = _ADDED_IN_11.get(table.name)
+        columns = tuple(c for c in table.columns if added is None or c != added[0])
+        statements += d.create(replace(table, columns=columns))
+    return statements
+
+
+def truncate(d: Dialect, table: Table) -> str:
+    """Empty ``table`` (its parts: the ``_local`` table on every node of a cluster)."""
+    return f"TRUNCATE TABLE IF EXISTS {d.qualified(d.storage_name(table))}{d.on_cluster}"
 
 
 def person_key_view(d: Dialect, relation: str = "") -> str:
@@ -153,10 +199,88 @@ LEFT JOIN (
 ) AS clicks ON e.ga_client_id = clicks.ga_client_id"""
 
 
-def attribution_views(d: Dialect) -> list[str]:
-    touches = d.qualified("attribution_touches")
+# The person id of identifier text ``kind:value``, as ``identity.person_id_of`` computes it.
+_PERSON_ID = "concat('p_', substring(lower(hex(SHA256({}))), 1, 20))"
+_EMAIL_PSEUDONYM = "'^em_[A-Za-z0-9]+_[a-z2-7]{26}$'"
+
+
+def _own_person_id() -> str:
+    """An event's own person id: the stored one, else (rows stored before migration 11) the same computed from its
+    identifiers in ``gateway.state.identity_link.identifiers_of``'s order. A raw recipient has no pseudonym here."""
+    ids = [
+        ("user_id != ''", "concat('user:', user_id)"),
+        ("params['email_pseudonym'] != ''", "concat('email:', params['email_pseudonym'])"),
+        ("params['recipient_pseudonym'] != ''", "concat('recipient:', params['recipient_pseudonym'])"),
+        (f"match(recipient, {_EMAIL_PSEUDONYM})", "concat('email:', recipient)"),
+        ("ga_client_id != ''", "concat('ga_client:', ga_client_id)"),
+    ]
+    arms = ", ".join(f"{when}, {_PERSON_ID.format(key)}" for when, key in ids)
+    return f"multiIf(person_id != '', person_id, {arms}, '')"
+
+
+def _person_key_view_11(d: Dialect) -> str:
+    """``attribution_events`` from migration 11: ``events_final`` (migration 10: deduplicated, with every hit's final
+    verdict after revisions) with the person key the identity graph gives at the run."""
+    events, people = d.qualified("events"), d.qualified(ATTRIBUTION_PEOPLE.name)
+    final = d.qualified("events_final")
+    click_key = "if(params['email_pseudonym'] != '', params['email_pseudonym'], recipient)"
+    return f"""SELECT
+    e.* EXCEPT (own_person_id),
+    multiIf(
+        p.person_id != '', p.person_id,
+        e.person_id != '', e.person_id,
+        e.params['email_pseudonym'] != '', e.params['email_pseudonym'],
+        e.recipient != '', e.recipient,
+        clicks.click_key != '', clicks.click_key,
+        e.ga_client_id
+    ) AS person_key
+FROM (SELECT *, {_own_person_id()} AS own_person_id FROM {final}) AS e
+LEFT JOIN {people} AS p ON e.own_person_id = p.alias
+LEFT JOIN (
+    SELECT ga_client_id, argMin({click_key}, event_time) AS click_key
+    FROM {events} FINAL
+    WHERE source = 'click' AND person_id = '' AND ga_client_id != '' AND {click_key} != ''
+    GROUP BY ga_client_id
+) AS clicks ON e.ga_client_id = clicks.ga_client_id
+SETTINGS join_use_nulls = 0"""
+
+
+def _drop_view(d: Dialect, name: str) -> str:
+    return f"DROP VIEW IF EXISTS {d.qualified(name)}{d.on_cluster}"
+
+
+def people_and_channel_groups(d: Dialect) -> list[str]:
+    """Migration 11: person keys through the identity graph, GA4's default channel group on touches and credits."""
+    statements = d.create(ATTRIBUTION_PEOPLE)
+    for name, (column, after) in _ADDED_IN_11.items():
+        table = d.storage_name(next(t for t in ATTRIBUTION_TABLES if t.name == name))
+        for target in dict.fromkeys((table, name)):
+            statements.append(
+                f"ALTER TABLE {d.qualified(target)}{d.on_cluster} "
+                f"ADD COLUMN IF NOT EXISTS `{column[0]}` {column[1]} AFTER `{after}`"
+            )
+    paths = _paths(d).replace(
+        "    arrayMap(t -> t.2, arraySort(groupArray((touch_index, touch_kind)))) AS kinds,",
+        "    arrayStringConcat(arrayMap(t -> t.2, arraySort(groupArray((touch_index, default_channel)))), ' > ')"
+        " AS default_path,\n    arrayMap(t -> t.2, arraySort(groupArray((touch_index, touch_kind)))) AS kinds,",
+    )
     credits = d.qualified("attribution_credits")
-    paths = f"""SELECT
+    by_default_channel = f"""SELECT
+    toDate(conversion_time) AS day, model, default_channel, currency,
+    sum(credit) AS conversions, sum(revenue) AS revenue, uniqExact(conversion_id) AS touched
+FROM {credits}
+GROUP BY day, model, default_channel, currency"""
+    statements.append(_drop_view(d, "attribution_events"))
+    statements += d.create_view("attribution_events", _person_key_view_11(d))
+    statements.append(_drop_view(d, "attribution_paths"))
+    statements += d.create_view("attribution_paths", paths)
+    statements += d.create_view("attribution_by_default_channel", by_default_channel)
+    return statements
+
+
+def _paths(d: Dialect) -> str:
+    touches = d.qualified("attribution_touches")
+    return f"""SELECT
     journey_id,
     any(converted) AS converted,
     any(person_key) AS person_key,
@@ -173,6 +297,11 @@ def attribution_views(d: Dialect) -> list[str]:
     arrayMap(t -> t.2, arraySort(groupArray((touch_index, touch_event_id)))) AS event_ids
 FROM {touches}
 GROUP BY journey_id"""
+
+
+def attribution_views(d: Dialect) -> list[str]:
+    credits = d.qualified("attribution_credits")
+    paths = _paths(d)
     daily = f"""SELECT
     toDate(conversion_time) AS day, model, channel, campaign_id, variant, currency,
     sum(credit) AS conversions, sum(revenue) AS revenue

@@ -17,7 +17,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .attribution_schema import ATTRIBUTION_TABLES, attribution_tables, attribution_views, person_key_view
+from .attribution_schema import (
+    ATTRIBUTION_TABLES,
+    attribution_tables,
+    attribution_views,
+    people_and_channel_groups,
+    person_key_view,
+)
 from .consent_schema import CONSENT_EVENTS, consent_events
 from .ddl import Dialect, Table
 from .erasure_schema import erasure_audit
@@ -207,6 +213,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         10, "final verdicts: revisions applied in events_final, read by engagement and attribution", _final_verdicts
     ),
+    Migration(11, "person keys through the identity graph, GA4 default channel groups", people_and_channel_groups),
 )
 
 # erasure_audit is left out on purpose: it holds no personal data and is the record that erasures were done

@@ -18,6 +18,7 @@ The same identification sent again is answered as the first.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.errors import InvalidRequest
+from gateway.state.identity_link import person_of
 from warehouse import EventRow
 
 from .auth import authenticate
@@ -86,6 +88,7 @@ async def identify(request: Request) -> JSONResponse:
         user_id=state.pseudonymizer.pseudonym("us", user_id) if user_id else "",
         params={"recipient_pseudonym": claims.recipient_pseudonym, "click_event_id": claims.event_id},
     )
+    row = replace(row, person_id=person_of(row, state.pseudonymizer))
     stored = False
     try:
         stored = await state.outbox.append(row.event_id, row.to_json())

@@ -2,7 +2,8 @@
 
 Body: ``{"events": [event, ...]}`` (at most ``GA4GW_EVENTS_MAX_PER_REQUEST``). An event::
 
-    {"name": "purchase",                  purchase, add_to_cart, begin_checkout, view_item, page_view, sign_up
+    {"name": "purchase",                  purchase, add_to_cart, begin_checkout, view_item, page_view, sign_up,
+                                          session_start (stored for attribution, never relayed to GA4)
      "event_id": "order-1001",            optional: the shop's own id; the same id is the same event
      "time": "2026-11-23T10:00:00Z",      optional (ISO 8601 or epoch seconds); default: now
      "client_id": "123456789.1700000000", the shop's GA client id, and/or
@@ -29,6 +30,7 @@ import re
 import secrets
 import time
 from collections import Counter, OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -42,6 +44,7 @@ from gateway.errors import InvalidRequest
 from gateway.ga4.ledger import Ledger
 from gateway.ga4.payloads import GA4_PARAMS, Outgoing
 from gateway.ga4.validate import DEFAULT_LIMITS, MAX_AMOUNT, validate
+from gateway.state.identity_link import person_of
 from gateway.stores.outbox import Outbox
 from gateway.telemetry.metrics import Metrics
 from identity import Pseudonymizer
@@ -63,7 +66,9 @@ __all__ = [
     "store",
 ]
 
-EVENT_NAMES = frozenset({"purchase", "add_to_cart", "begin_checkout", "view_item", "page_view", "sign_up"})
+EVENT_NAMES = frozenset(
+    {"purchase", "add_to_cart", "begin_checkout", "view_item", "page_view", "sign_up", "session_start"}
+)
 _NEEDS_ITEMS = frozenset({"add_to_cart", "begin_checkout", "view_item"})
 _KEYS = frozenset({"name", "event_id", "time", "client_id", "user_id", "email", "session_id", "consent", "region",
                    "traffic", "params"})  # fmt: skip
@@ -286,7 +291,7 @@ def server_row(
     event_id = event.get("event_id")
     moment = datetime.fromtimestamp(at, UTC)
     value = params.get("value")
-    return EventRow(
+    row = EventRow(
         event_id=f"{source}-{event_id}" if event_id else f"{source}-{secrets.token_hex(12)}",
         event_time=moment,
         received_at=datetime.fromtimestamp(now, UTC),
@@ -302,6 +307,7 @@ def server_row(
         transaction_id=str(params.get("transaction_id", "")) if event["name"] == "purchase" else "",
         params=stored,
     )
+    return replace(row, person_id=person_of(row, pseudonymizer))
 
 
 def _amount(value: object) -> Decimal:

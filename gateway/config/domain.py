@@ -38,4 +38,5 @@ def attribution_config(settings: Settings) -> AttributionConfig:
         open_weight=settings.attribution_open_weight,
         half_life_days=settings.attribution_half_life_days,
         fit_days=settings.attribution_fit_days,
+        identity=graph_config(settings),
     )

@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_plus
 
@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config.settings import Settings
 from gateway.state.consent_link import ConsentLink
+from gateway.state.identity_link import person_of
 from gateway.stores.outbox import Outbox
 from gateway.telemetry.metrics import Metrics
 from identity import LandingTokens, Pseudonymizer
@@ -360,7 +361,7 @@ class Edge:
             client_id = ga_client_id(_cookie(hit.headers.get("cookie", ""), "_ga"))
             ip_truncated = truncate_ip(hit.ip, self._settings.ip_v4_prefix, self._settings.ip_v6_prefix)
             user_agent = hit.headers.get("user-agent", "")[:_UA_LIMIT]
-        return EventRow(
+        row = EventRow(
             event_id=event_id or _event_id(),
             event_time=moment,
             received_at=moment,
@@ -379,6 +380,8 @@ class Edge:
             ip_truncated=ip_truncated,
             user_agent=user_agent,
         )
+        # The person the hit names, for attribution (an anonymous hit names nobody).
+        return replace(row, person_id=person_of(row, self._pseudonymizer)) if personal else row
 
     def _stored_url(self, url: str, kind: str) -> str:
         """The destination as the warehouse keeps it: a sender may have put ``?email=`` in it (a merge tag)."""

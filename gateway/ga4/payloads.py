@@ -35,6 +35,10 @@ column); ``user_location`` and ``ip_override`` only under ``analytics_storage``;
 ``ad_user_data``. ``ip_override`` (the full address) and ``user_data`` come from the outbox row's private part
 (``build(row, private)``), never from the warehouse row, which holds the truncated address only.
 
+The shop's ``session_start`` (a visit, for attribution: direct when it has no source) is never sent: the MP
+refuses the reserved name, and GA4 starts its own sessions from the ``session_id`` every relayed event carries;
+a renamed copy would be a second count of sessions that no GA4 report reads (skip reason ``attribution_only``).
+
 Events GA4 cannot take are skipped with a reason, never sent: anonymous hits (no person: a made-up
 client id per hit would invent users), and hits whose verdict is a machine's (Apple's prefetch, link
 scanners) unless ``GA4GW_GA4_RELAY_VERDICTS`` lists them.
@@ -196,6 +200,8 @@ class PayloadBuilder:
         if row.source in ("open", "click"):
             return self._email(row)
         if row.source in ("server", "mp"):
+            if row.event_name == "session_start":  # attribution's direct touch; GA4 makes its own (see above)
+                return Skip(row.event_id, "attribution_only")
             return self._server(row, private or {})
         if row.source == "identify":  # it only joins identifiers; GA4 learns them with the person's events
             return Skip(row.event_id, "identity_only")

@@ -35,6 +35,7 @@ from identity import (
     Pseudonymizer,
     Resolution,
     linked,
+    person_id_of,
     without,
 )
 from warehouse import EventRow
@@ -42,7 +43,7 @@ from warehouse import EventRow
 if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
     from warehouse import Warehouse
 
-__all__ = ["IdentityLink", "edges_of", "identifiers_of"]
+__all__ = ["IdentityLink", "edges_of", "identifiers_of", "person_of"]
 
 log = logging.getLogger(__name__)
 _SOURCES = {"server": "server_event", "mp": "mp_ingest", "identify": "landing_token"}
@@ -75,6 +76,14 @@ def identifiers_of(row: EventRow, pseudonymizer: Pseudonymizer) -> list[Identifi
         _id(Kind.GA_CLIENT, row.ga_client_id),
     ]
     return list(dict.fromkeys(i for i in found if i is not None))
+
+
+def person_of(row: EventRow, pseudonymizer: Pseudonymizer) -> str:
+    """``events.person_id`` of an event: the person id of its most specific identifier alone ('' when it names
+    nobody). Cheap and independent of the graph, so every route can fill it when it builds the row; an
+    attribution run maps it to the person the identity graph knows at the run (``IdentityGraph.aliases``)."""
+    found = identifiers_of(row, pseudonymizer)
+    return person_id_of(found[0]) if found else ""
 
 
 def edges_of(row: EventRow, pseudonymizer: Pseudonymizer) -> list[Edge]:

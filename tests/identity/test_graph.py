@@ -17,6 +17,7 @@ from identity import (
     Pseudonymizer,
     UnknownIdentifier,
     explain,
+    person_id_of,
     rotation_edges,
 )
 
@@ -40,6 +41,20 @@ def graph(*edges: Edge, max_persons: int = 2, window_days: int = 30, clock: Cloc
     g = IdentityGraph(GraphConfig(max_persons=max_persons, window_days=window_days), clock or Clock())
     g.add_edges(edges)
     return g
+
+
+def test_an_id_given_before_a_merge_maps_to_the_merged_person() -> None:
+    # What events store (person_id_of their own identifier) and what a run maps it to (aliases).
+    g = graph(edge("recipient:r1", "ga_client:1.1", 5, "click_ga_cookie"))
+    purchase = person_id_of(ID("ga_client:2.2"))  # a client id nobody knew yet: a person of its own
+    assert g.person_id(ID("ga_client:2.2")) is None
+    g.add_edges([edge("recipient:r1", "ga_client:2.2", 1, "landing_token")])  # identified later
+    aliases = dict(g.aliases())
+    person = g.person_id(ID("recipient:r1"))
+    assert person == person_id_of(ID("recipient:r1"))  # seen first: its representative
+    assert aliases[purchase] == person
+    assert aliases[person_id_of(ID("ga_client:1.1"))] == person
+    assert set(aliases) == {person_id_of(ID(k)) for k in ("recipient:r1", "ga_client:1.1", "ga_client:2.2")}
 
 
 def test_edges_join_identifiers_into_one_person_with_primary_and_client() -> None:

@@ -82,6 +82,14 @@ def test_anonymous_and_machine_hits_are_skipped_with_their_reason() -> None:
     assert BUILDER.build(server(source="tracking-test")) == Skip("sv-1", "unsupported")
 
 
+def test_the_shops_session_start_is_kept_for_attribution_and_never_relayed() -> None:
+    # GA4 reserves the name and starts its own sessions: no request, under this name or another.
+    for source in ("server", "mp"):
+        row = server("session_start", source=source, ga_client_id="7.1700000000")
+        assert BUILDER.build(row) == Skip("sv-1", "attribution_only")
+    assert isinstance(BUILDER.build(server("page_view", ga_client_id="7.1700000000")), Outgoing)
+
+
 def test_a_server_event_keeps_its_typed_params_and_its_consent() -> None:
     row = server(
         user_id="us_k1_abc", ga_client_id="7.1700000000", transaction_id="T-9", value=Decimal("5.5"),
