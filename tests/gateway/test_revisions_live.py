@@ -102,6 +102,7 @@ def test_a_burst_revises_earlier_clicks_in_the_warehouse_views_attribution_and_t
     people = _sql(gw, f"SELECT recipient, clicks_human FROM email_engagement WHERE campaign_id = '{campaign}' "
                       "ORDER BY recipient")  # fmt: skip
     assert [(r["recipient"], r["clicks_human"]) for r in people] == [("sub-person", 1), ("sub-scanned", 0)]
-    touches = _sql(gw, f"SELECT person_key FROM attribution_events WHERE campaign_id = '{campaign}' "
+    touches = _sql(gw, f"SELECT link_id, person_key FROM attribution_events WHERE campaign_id = '{campaign}' "
                        "AND source = 'click' AND verdict IN ('human', 'image_proxy')")  # fmt: skip
-    assert [t["person_key"] for t in touches] == ["sub-person"]
+    assert [t["link_id"] for t in touches] == ["p0"]  # only the person's click is a touch
+    assert touches[0]["person_key"].startswith("p_")  # a person id since issue 15, never the raw key
