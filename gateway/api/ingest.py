@@ -4,7 +4,9 @@ Body: ``{"events": [event, ...]}`` (at most ``GA4GW_EVENTS_MAX_PER_REQUEST``). A
 
     {"name": "purchase",                  purchase, add_to_cart, begin_checkout, view_item, page_view, sign_up
      "event_id": "order-1001",            optional: the shop's own id; the same id is the same event
-     "time": "2026-11-23T10:00:00Z",      optional (ISO 8601 or epoch seconds); default: now
+     "time": "2026-11-23T10:00:00Z",      optional (ISO 8601 or epoch seconds); default: now. Any time from
+                                          2000 to a minute ahead: older than GA4's 72 hours is stored with its
+                                          own time, and the relay dead-letters it "expired" (or clamps it)
      "client_id": "123456789.1700000000", the shop's GA client id, and/or
      "user_id": "crm-42",                 the shop's user id (stored as a keyed pseudonym), and/or
      "email": "ann@example.com",          (only its keyed pseudonym is kept: never stored raw)
@@ -29,6 +31,7 @@ import re
 import secrets
 import time
 from collections import Counter, OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -53,8 +56,10 @@ from .bodies import read_json
 
 __all__ = [
     "CLIENT_ID",
+    "EARLIEST",
     "EMAIL",
     "EVENT_NAMES",
+    "INGEST_LIMITS",
     "TransactionIndex",
     "count_personal_data",
     "moment",
@@ -77,7 +82,11 @@ _MAX_BODY = 4 * 1024 * 1024
 _FUTURE_SECONDS = 60
 # The warehouse reads an event time given as epoch seconds only from nine digits up (1973); nothing a shop
 # sends is older than this, and a time it cannot read was once a row that blocked every insert after it.
-_EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+# GA4's 72 hours are not the warehouse's: a past event is stored with its own time, and the relay decides what GA4
+# gets of it (dead letter "expired", or clamped with GA4GW_GA4_EXPIRED=clamp). So ingest validates with GA4's rules
+# but no age limit; EARLIEST is the lower bound, checked on the field the client sent.
+INGEST_LIMITS = replace(DEFAULT_LIMITS, max_age_seconds=100 * 366 * 86_400)
 _MAX_QUANTITY = 1_000_000_000
 _VALUE_CHARS = DEFAULT_LIMITS.param_value_chars
 PERSONAL_DATA_METRIC = "ga4gw_personal_data_replaced_total"
@@ -135,7 +144,7 @@ def moment(value: object, path: str, errors: dict[str, str], now: float) -> floa
     if seconds > now + _FUTURE_SECONDS:  # and the wrong time is not returned: a caller may build a row anyway
         errors[path] = "is in the future"
         return now
-    if seconds < _EARLIEST:
+    if seconds < EARLIEST:
         errors[path] = "must be in 2000 or later"
         return now
     return seconds
@@ -370,8 +379,10 @@ async def post_events(request: Request) -> JSONResponse:
         row = server_row(*item, state.pseudonymizer, "server", now, found)
         built = state.relay_builder.build(row)
         if isinstance(built, Outgoing):  # what GA4 would refuse is refused here, named as the shop wrote it
-            for message in validate(built.body(), now=now):
+            for message in validate(built.body(), now=now, limits=INGEST_LIMITS):
                 path = message.field_path
+                if path.endswith("timestamp_micros"):  # the MP field made of the shop's own "time"
+                    path = "events[0].time"
                 field = path.replace("events[0]", f"events[{i}]", 1) if path.startswith("events") else f"events[{i}]"
                 errors[field] = f"{message.description} ({message.code.value})"
         rows.append(row)

@@ -9,7 +9,8 @@ own measurement id and secret.
 
 Unlike Google's endpoint, which answers 2xx to anything, a body the validator refuses gets a 400 with
 ``{"validationMessages": [...]}`` in Google's vocabulary: an event silently dropped is worse than an
-error its sender can read. Accepted: 204, after the outbox committed. The ``consent`` field is a
+error its sender can read. An event older than GA4's 72 hours is no error: it is stored with its own time and
+the relay dead-letters it "expired" (or clamps it, ``GA4GW_GA4_EXPIRED``). Accepted: 204, after the outbox committed. The ``consent`` field is a
 decision: it goes to the consent ledger for the client id and user id (``user_location.country_id``
 gives the region). ``user_properties`` and ``user_data`` are not kept: hashed emails would be a
 re-identifiable key in every store, and the relay sends no ``user_data``.
@@ -32,10 +33,11 @@ from starlette.routing import Route
 
 from gateway.config.keys import Keyring
 from gateway.ga4.body import validate_text
+from gateway.ga4.messages import Code, ValidationMessage
 from gateway.ga4.validate import validation_response
 
 from .bodies import read_body
-from .ingest import count_personal_data, server_row, store
+from .ingest import EARLIEST, INGEST_LIMITS, count_personal_data, server_row, store
 from .ratelimit import client_address
 
 __all__ = ["issue_secret", "routes", "secret_key_id", "verify_secret"]
@@ -74,6 +76,16 @@ def secret_key_id(secret: str) -> str:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _too_early(payload: dict[str, Any]) -> list[ValidationMessage]:
+    """Times before ``EARLIEST`` (which the warehouse cannot hold), named at the sender's own field. Older than
+    GA4's 72 hours is no error here: the event is stored with its time and the relay decides (``ingest``)."""
+    fields = [("timestamp_micros", payload.get("timestamp_micros"))]
+    fields += [(f"events[{i}].timestamp_micros", e.get("timestamp_micros"))
+               for i, e in enumerate(payload.get("events") or ())]  # fmt: skip
+    return [ValidationMessage(path, "is before 2000: the warehouse keeps events from 2000 on", Code.VALUE_OUT_OF_BOUNDS)
+            for path, micros in fields if micros is not None and int(micros) < EARLIEST * 1_000_000]  # fmt: skip
 
 
 def _events(payload: dict[str, Any], now: float) -> list[tuple[dict[str, Any], float]]:
@@ -123,10 +135,11 @@ async def collect(request: Request) -> Response:
         return _error(403, f"measurement_id {measurement_id} is not the one this gateway relays to")
     body = await read_body(request, _MAX_BODY)
     now = time.time()
-    messages = validate_text(body, now=now)
+    messages = validate_text(body, now=now, limits=INGEST_LIMITS)
+    payload = {} if messages else json.loads(body)
+    messages = messages or _too_early(payload)
     if messages:
         return JSONResponse(validation_response(messages), status_code=400)
-    payload = json.loads(body)
     found: Counter[str] = Counter()
     rows = [server_row(event, at, state.pseudonymizer, "mp", now, found) for event, at in _events(payload, now)]
     for row in rows:
