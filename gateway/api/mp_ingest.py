@@ -10,7 +10,8 @@ own measurement id and secret.
 Unlike Google's endpoint, which answers 2xx to anything, a body the validator refuses gets a 400 with
 ``{"validationMessages": [...]}`` in Google's vocabulary: an event silently dropped is worse than an
 error its sender can read. An event older than GA4's 72 hours is no error: it is stored with its own time and
-the relay dead-letters it "expired" (or clamps it, ``GA4GW_GA4_EXPIRED``). Accepted: 204, after the outbox committed. The ``consent`` field is a
+the relay dead-letters it "expired" (or clamps it, ``GA4GW_GA4_EXPIRED``).
+Accepted: 204, after the outbox committed. The ``consent`` field is a
 decision: it goes to the consent ledger for the client id and user id (``user_location.country_id``
 gives the region). ``user_properties`` and ``user_data`` are not kept: hashed emails would be a
 re-identifiable key in every store, and the relay sends no ``user_data``.
