@@ -10,7 +10,7 @@ Rules (the README's attribution section says the same):
     machines and never count. Channel ``email``, weight 1.
   - ``open``: an email open judged a person's; machine opens (Apple MPP, scanners...) never count. Channel
     ``email``, weight ``open_weight`` (0 leaves opens out).
-  - ``visit``: a ``session_start`` from the shop's backend or Measurement Protocol (source ``server`` or ``mp``),
+  - ``visit``: a ``session_start`` from the shop, Measurement Protocol or an import (``server``, ``mp``, ``import``),
     or a ``page_view`` there that carries ``params['source']``. Channel ``<source> / <medium>`` in lower case, or
     ``direct`` when neither is given. A visit whose medium is ``email`` is the landing of an email click already
     counted as the click, so it is left out. Weight 1.
@@ -58,7 +58,7 @@ _TOUCHES = """
       AND (
         (source = 'click' AND $person)
         OR (source = 'open' AND $person AND {open_weight:Float64} > 0)
-        OR (source IN ('server', 'mp')
+        OR (source IN ('server', 'mp', 'import')
             AND (event_name = 'session_start' OR (event_name = 'page_view' AND params['source'] != ''))
             AND lower(params['medium']) != 'email')
       )"""

@@ -61,6 +61,7 @@ __all__ = [
     "EVENT_NAMES",
     "INGEST_LIMITS",
     "TransactionIndex",
+    "check_event",
     "count_personal_data",
     "moment",
     "routes",
@@ -205,7 +206,7 @@ def _check_commerce(name: str, params: dict[str, Any], path: str, errors: dict[s
             errors[f"{here}.quantity"] = f"a whole number, 1 to {_MAX_QUANTITY:,}"
 
 
-def _check(event: object, path: str, errors: dict[str, str], now: float) -> tuple[dict[str, Any], float] | None:
+def check_event(event: object, path: str, errors: dict[str, str], now: float) -> tuple[dict[str, Any], float] | None:
     """The event and its time when nothing is wrong with it; every problem goes into ``errors``."""
     if not isinstance(event, dict):
         errors[path] = "an event is an object"
@@ -370,7 +371,7 @@ async def post_events(request: Request) -> JSONResponse:
                              {"events": f"at most {limit} events"})  # fmt: skip
     now = time.time()
     errors: dict[str, str] = {}
-    checked = [_check(event, f"events[{i}]", errors, now) for i, event in enumerate(events)]
+    checked = [check_event(event, f"events[{i}]", errors, now) for i, event in enumerate(events)]
     rows: list[EventRow] = []
     found: Counter[str] = Counter()
     for i, item in enumerate(checked):

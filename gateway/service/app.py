@@ -22,6 +22,7 @@ from gateway.api import (
     erasure_api,
     health,
     identify,
+    import_api,
     ingest,
     links_api,
     mp_ingest,
@@ -255,6 +256,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             *links_api.routes(),
             *ingest.routes(),
+            *import_api.routes(),
             *identify.routes(),
             *consent_api.routes(),
             *erasure_api.routes(),
