@@ -26,19 +26,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import multiprocessing
 import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.json_values import json_problem
 from gateway.state.identity_link import edges_of
 from identity import Edge, EdgeStore, Pseudonymizer
 from warehouse import EventWriter, Warehouse
@@ -50,6 +50,7 @@ __all__ = ["FORMATS", "ImportResult", "format_of", "import_events"]
 FORMATS = ("ndjson", "csv")
 SOURCE = "import"
 _CHUNK_LINES = 10_000
+_READ_BYTES = 16 * 1024 * 1024
 _WRITE_ROWS = 100_000  # rows per insert: the same file always cuts the same blocks (the dedup tokens)
 _MAX_REPORTED = 100  # bad lines named in the answer; all are counted
 _PARALLEL_BYTES = 4 * 1024 * 1024  # smaller files are checked in this process: starting workers costs more
@@ -107,20 +108,80 @@ def _csv_event(row: dict[str, str | None]) -> dict[str, Any]:
     return event
 
 
-def _records(stream: io.TextIOBase, fmt: str) -> Iterator[tuple[int, str | dict[str, Any], int]]:
-    """(line number, the line's text or CSV row, its length) for each non-empty line; a CSV row is numbered by its
-    first line. The length (in characters, about the bytes) drives the progress bar."""
-    if fmt == "csv":
+_Record = tuple[int, "str | bytes | dict[str, Any]"]
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A piece of the file for one worker: NDJSON as a byte range the worker reads itself (the parent only finds
+    the line ends), CSV as rows the parent parsed (a quoted cell may span lines, so bytes cannot be cut blindly)."""
+
+    first_line: int
+    start: int = 0
+    end: int = 0
+    records: list[tuple[int, dict[str, Any]]] | None = None
+
+
+@dataclass
+class _Checked:
+    """A checked part: its problems, counts, the spool file of its rows (when all were good), edges, PII found."""
+
+    errors: dict[str, str]
+    bad: int
+    good: int
+    rows: Path | None
+    edges: list[Edge]
+    found: Counter[str]
+
+
+def _ndjson_parts(path: Path) -> Iterator[tuple[_Part, int]]:
+    """Byte ranges of ``_CHUNK_LINES`` lines each with their first line's number, and their sizes."""
+    with path.open("rb") as stream:
+        offset = part_start = lines = 0
+        first_line = 1
+        while block := stream.read(_READ_BYTES):
+            pos = 0
+            while True:
+                need = _CHUNK_LINES - lines
+                if block.count(b"\n", pos) < need:
+                    lines += block.count(b"\n", pos)
+                    break
+                for _ in range(need):
+                    pos = block.index(b"\n", pos) + 1
+                end = offset + pos
+                yield _Part(first_line, part_start, end), end - part_start
+                first_line, part_start, lines = first_line + _CHUNK_LINES, end, 0
+            offset += len(block)
+        if part_start < offset:
+            yield _Part(first_line, part_start, offset), offset - part_start
+
+
+def _csv_parts(path: Path) -> Iterator[tuple[_Part, int]]:
+    """CSV rows in parts of ``_CHUNK_LINES``, each row numbered by its first line, with the parts' sizes."""
+    with path.open("r", encoding="utf-8", newline="", errors="surrogateescape") as stream:
         reader = csv.DictReader(stream)
         start = reader.line_num
+        records: list[tuple[int, dict[str, Any]]] = []
+        size = 0
         for row in reader:
             if any(row.values()):
-                yield start + 1, _csv_event(row), sum(len(v or "") + 1 for v in row.values())
+                records.append((start + 1, _csv_event(row)))
+                size += sum(len(v or "") + 1 for v in row.values() if isinstance(v, str))
             start = reader.line_num
-        return
-    for number, line in enumerate(stream, 1):
+            if len(records) >= _CHUNK_LINES:
+                yield _Part(records[0][0], records=records), size
+                records, size = [], 0
+        if records:
+            yield _Part(records[0][0], records=records), size
+
+
+def _ndjson_records(path: Path, part: _Part) -> Iterator[_Record]:
+    with path.open("rb") as stream:
+        stream.seek(part.start)
+        data = stream.read(part.end - part.start)
+    for number, line in enumerate(data.split(b"\n"), part.first_line):
         if line.strip():
-            yield number, line, len(line)
+            yield number, line
 
 
 # The worker's pseudonymizer, built once per process from the keys the parent hands over (never from a file).
@@ -136,81 +197,88 @@ def _derived_id(event: dict[str, Any]) -> str:
     return "h" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def _check_chunk(records: _Chunk, now: float, pseudonymizer: Pseudonymizer | None = None) -> _Checked:
-    """Check a chunk: its errors, how many lines were bad, the spool lines of its rows, its edges, the PII found."""
+def _event(record: str | bytes | dict[str, Any], path: str, problems: dict[str, str]) -> Any:
+    """The line's event, or None with the problem: not UTF-8, not JSON, or what no store can keep (``json_problem``)."""
+    if isinstance(record, dict):
+        event: Any = record
+    else:
+        try:
+            text = record.decode() if isinstance(record, bytes) else record
+            event = json.loads(text)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            problems[path] = f"not a JSON object in UTF-8: {exc}"
+            return None
+    problem = json_problem(event, strings=not isinstance(record, bytes) or b"\\u" in record)
+    if problem is not None:
+        where, what = problem
+        problems[f"{path}.{where}" if where else path] = what
+        return None
+    return event
+
+
+def _check_part(
+    path: Path, part: _Part, now: float, spool_dir: Path, pseudonymizer: Pseudonymizer | None = None
+) -> _Checked:
+    """Check a part of the file (in a worker); when every line is good, its rows go to a spool file of its own."""
     p = pseudonymizer or _WORKER["p"]
     errors: dict[str, str] = {}
-    bad = 0
+    bad = good = 0
     spooled: list[str] = []
-    edges: list[Edge] = []
+    edges: dict[tuple[Any, Any, str], Edge] = {}  # the earliest of each pair: a person's events repeat their edges
     found: Counter[str] = Counter()
+    records: Iterable[_Record] = part.records if part.records is not None else _ndjson_records(path, part)
     for number, record in records:
-        path = f"line {number}"
+        where = f"line {number}"
         mine: dict[str, str] = {}
-        event: Any = record
-        if isinstance(record, str):
-            try:
-                event = json.loads(record)
-            except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-                mine[path] = f"not a JSON object: {exc}"
-        if not mine:
+        event = _event(record, where, mine)
+        if event is not None:
             if isinstance(event, dict) and event.get("time") is None:
-                mine[f"{path}.time"] = "an imported event needs its time (ISO 8601 or epoch seconds)"
-            checked = check_event(event, path, mine, now)
-            if checked is not None and not mine:
+                mine[f"{where}.time"] = "an imported event needs its time (ISO 8601 or epoch seconds)"
+            checked = check_event(event, where, mine, now)
+            if checked is not None and not mine and not bad:  # once a line is bad, only the others' problems count
                 event, at = checked
                 if not event.get("event_id"):
                     event = {**event, "event_id": _derived_id(event)}
                 row = server_row(event, at, p, SOURCE, now, found)
                 spooled.append(f"{row.event_id}\t{row.to_json()}\n")
-                edges.extend(edges_of(row, p))
+                for edge in edges_of(row, p):
+                    pair = (edge.a, edge.b, edge.source)
+                    if pair not in edges or edge.at < edges[pair].at:
+                        edges[pair] = edge
         if mine:
             bad += 1
             errors.update(mine)
-    return errors, bad, spooled, edges, found
-
-
-_Chunk = list[tuple[int, str | dict[str, Any]]]
-_Checked = tuple[dict[str, str], int, list[str], list[Edge], Counter[str]]
-
-
-def _chunks(records: Iterator[tuple[int, str | dict[str, Any], int]]) -> Iterator[tuple[_Chunk, int]]:
-    """Chunks of ``_CHUNK_LINES`` records, each with the characters it took."""
-    chunk: _Chunk = []
-    chars = 0
-    for number, record, length in records:
-        chunk.append((number, record))
-        chars += length
-        if len(chunk) >= _CHUNK_LINES:
-            yield chunk, chars
-            chunk, chars = [], 0
-    if chunk:
-        yield chunk, chars
+        else:
+            good += 1
+    if bad:
+        return _Checked(errors, bad, good, None, [], found)
+    rows = spool_dir / f"part-{part.first_line:012d}.rows"
+    rows.write_text("".join(spooled), encoding="utf-8")
+    return _Checked(errors, 0, good, rows, list(edges.values()), found)
 
 
 def _checked(
-    path: Path, fmt: str, keys: Sequence[tuple[str, str]], now: float, workers: int
+    path: Path, fmt: str, keys: Sequence[tuple[str, str]], now: float, spool_dir: Path, workers: int
 ) -> Iterator[tuple[_Checked, int]]:
-    """The checked chunks of a file, in order, with the characters each took; in worker processes when the file
-    is large enough to pay for starting them."""
-    with path.open("r", encoding="utf-8", newline="" if fmt == "csv" else None, errors="surrogateescape") as stream:
-        chunks = _chunks(_records(stream, fmt))
-        if workers <= 1 or path.stat().st_size < _PARALLEL_BYTES:
-            local = Pseudonymizer(keys)
-            for chunk, chars in chunks:
-                yield _check_chunk(chunk, now, local), chars
-            return
-        # spawn, not fork: the parent may hold the embedded engine's threads (the gateway, a test)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(keys,)) as pool:
-            pending: list[tuple[Future[_Checked], int]] = []
-            for chunk, chars in chunks:
-                pending.append((pool.submit(_check_chunk, chunk, now), chars))
-                if len(pending) > 2 * workers:  # bounded: the file is never all in memory
-                    future, done = pending.pop(0)
-                    yield future.result(), done
-            for future, done in pending:
+    """The checked parts of a file, in order, with their sizes; in worker processes when the file is large enough
+    to pay for starting them."""
+    parts = _csv_parts(path) if fmt == "csv" else _ndjson_parts(path)
+    if workers <= 1 or path.stat().st_size < _PARALLEL_BYTES:
+        local = Pseudonymizer(keys)
+        for part, size in parts:
+            yield _check_part(path, part, now, spool_dir, local), size
+        return
+    # spawn, not fork: the parent may hold the embedded engine's threads (the gateway, a test)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(keys,)) as pool:
+        pending: list[tuple[Future[_Checked], int]] = []
+        for part, size in parts:
+            pending.append((pool.submit(_check_part, path, part, now, spool_dir), size))
+            if len(pending) > 2 * workers:  # bounded: CSV rows in flight, results not yet taken
+                future, done = pending.pop(0)
                 yield future.result(), done
+        for future, done in pending:
+            yield future.result(), done
 
 
 def import_events(
@@ -234,42 +302,48 @@ def import_events(
     now = time.time() if now is None else now
     size = max(path.stat().st_size, 1)
     result = ImportResult()
-    pairs: dict[tuple[Any, Any, str], Edge] = {}  # the earliest of each pair: a person's events repeat the same edge
-    with tempfile.NamedTemporaryFile("w+", encoding="utf-8", dir=spool_dir, prefix="import-", suffix=".spool") as spool:
+    pairs: dict[tuple[Any, Any, str], Edge] = {}  # across parts, as in ``_check_part``
+    spooled: list[Path] = []
+    with tempfile.TemporaryDirectory(dir=spool_dir, prefix="import-") as spool:
         read = 0
-        for (errors, bad, spooled, edges, found), chars in _checked(path, fmt, keys, now, workers or _WORKERS):
-            result.bad_lines += bad
-            for where, message in errors.items():
+        for checked, part_size in _checked(path, fmt, keys, now, Path(spool), workers or _WORKERS):
+            result.bad_lines += checked.bad
+            for where, message in checked.errors.items():
                 if len(result.errors) < _MAX_REPORTED:
                     result.errors[where] = message
-            result.lines += len(spooled) + bad
-            result.personal_data.update(found)
-            if not result.bad_lines:
-                spool.writelines(spooled)
-                for edge in edges:
-                    pair = (edge.a, edge.b, edge.source)
-                    if pair not in pairs or edge.at < pairs[pair].at:
-                        pairs[pair] = edge
-            read = min(size, read + chars)
+            result.lines += checked.good + checked.bad
+            result.personal_data.update(checked.found)
+            if checked.rows is not None:
+                spooled.append(checked.rows)
+            for edge in checked.edges:
+                pair = (edge.a, edge.b, edge.source)
+                if pair not in pairs or edge.at < pairs[pair].at:
+                    pairs[pair] = edge
+            read = min(size, read + part_size)
             report("checking", read, size)
         if result.bad_lines or not result.lines:
             return result
-        spool.flush()
-        spool.seek(0)
-        target = wh()
-        writer = EventWriter(target, batch_rows=_WRITE_ROWS)
-        batch: list[tuple[str, str]] = []
-        for line in spool:
-            event_id, _, payload = line.rstrip("\n").partition("\t")
-            batch.append((event_id, payload))
-            if len(batch) >= _WRITE_ROWS:
-                result.stored += writer.write_json(batch)
-                batch = []
-                report("writing", result.stored, result.lines)
-        if batch:
-            result.stored += writer.write_json(batch)
         result.new_edges = list(pairs.values())
-        EdgeStore(target).append(result.new_edges)
-        result.edges = len(result.new_edges)
+        _write(wh(), spooled, result, report)
         report("done", result.stored, result.lines)
     return result
+
+
+def _write(target: Warehouse, spooled: list[Path], result: ImportResult, report: Progress) -> None:
+    """The spooled rows in blocks of ``_WRITE_ROWS`` (cut the same way for the same file), then the edges."""
+    writer = EventWriter(target, batch_rows=_WRITE_ROWS)
+    batch: list[tuple[str, str]] = []
+    for rows in spooled:
+        with rows.open(encoding="utf-8") as stream:
+            for line in stream:
+                event_id, _, payload = line.rstrip("\n").partition("\t")
+                batch.append((event_id, payload))
+                if len(batch) >= _WRITE_ROWS:
+                    result.stored += writer.write_json(batch)
+                    batch = []
+                    report("writing", result.stored, result.lines)
+        rows.unlink()
+    if batch:
+        result.stored += writer.write_json(batch)
+    EdgeStore(target).append(result.new_edges)
+    result.edges = len(result.new_edges)
