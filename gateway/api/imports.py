@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,7 @@ def _check_part(
     bad = good = 0
     spooled: list[str] = []
     edges: dict[tuple[Any, Any, str], Edge] = {}  # the earliest of each pair: a person's events repeat their edges
+    earliest: dict[tuple[Any, ...], datetime] = {}
     found: Counter[str] = Counter()
     records: Iterable[_Record] = part.records if part.records is not None else _ndjson_records(path, part)
     for number, record in records:
@@ -241,10 +243,18 @@ def _check_part(
                     event = {**event, "event_id": _derived_id(event)}
                 row = server_row(event, at, p, SOURCE, now, found)
                 spooled.append(f"{row.event_id}\t{row.to_json()}\n")
-                for edge in edges_of(row, p):
-                    pair = (edge.a, edge.b, edge.source)
-                    if pair not in edges or edge.at < edges[pair].at:
-                        edges[pair] = edge
+                named = (
+                    row.user_id,
+                    row.params.get("email_pseudonym"),
+                    row.params.get("recipient_pseudonym"),
+                    row.ga_client_id,
+                )  # what edges_of joins: the same names at a later time add nothing
+                if named not in earliest or row.event_time < earliest[named]:
+                    earliest[named] = row.event_time
+                    for edge in edges_of(row, p):
+                        pair = (edge.a, edge.b, edge.source)
+                        if pair not in edges or edge.at < edges[pair].at:
+                            edges[pair] = edge
         if mine:
             bad += 1
             errors.update(mine)
