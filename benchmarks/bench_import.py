@@ -59,7 +59,9 @@ def _events(count: int, seed: int = 15) -> list[dict[str, Any]]:
                 if channel:
                     event["traffic"] = {"source": channel[0], "medium": channel[1]}
                 out.append(event)
-            day = min(day + rng.expovariate(1 / 3), 364.9)
+            day += rng.expovariate(1 / 3)
+            if day >= 365:  # no two events alike: an identical line is the same event, stored once
+                break
     return out[:count]
 
 

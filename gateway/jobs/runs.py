@@ -123,6 +123,10 @@ class AttributionRuns:
     def get(self, run_id: str) -> RunStatus | None:
         return self._runs.get(run_id)
 
+    def recent(self) -> list[RunStatus]:
+        """The statuses kept, oldest first."""
+        return list(self._runs.values())
+
     async def run(self, trigger: str, **kwargs: Any) -> RunStatus:
         """Queue a run and wait for its end."""
         status = self.submit(trigger, **kwargs)
