@@ -66,6 +66,7 @@ async def post_import(request: Request) -> JSONResponse:
                              **result.as_json()}, status_code=422)  # fmt: skip
     state.identity.add(result.new_edges)  # the relay resolves with the imported joins too
     count_personal_data(state.metrics, result.personal_data, "import")
+    state.metrics.describe("ga4gw_imported_events_total", "Past events imported (never relayed to GA4)")
     state.metrics.inc("ga4gw_imported_events_total", result.stored)
     return JSONResponse(result.as_json())
 
