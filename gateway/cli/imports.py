@@ -134,6 +134,8 @@ def _events(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if bar is not None and result["bad_lines"] and sys.stderr.isatty():
+        print(file=sys.stderr)  # the bar's line ends here: the problems each get their own
     return _report(result, time.monotonic() - started)
 
 
