@@ -11,8 +11,8 @@ Rules (the README's attribution section says the same):
     machines and never count. Channel ``email``, weight 1.
   - ``open``: an email open judged a person's; machine opens (Apple MPP, scanners...) never count. Channel
     ``email``, weight ``open_weight`` (0 leaves opens out).
-  - ``visit``: a ``session_start`` or a ``page_view`` from the shop's backend or Measurement Protocol (source
-    ``server`` or ``mp``). Channel ``<source> / <medium>`` in lower case (an empty one reads ``(not set)``), or
+  - ``visit``: a ``session_start`` or a ``page_view`` from the shop's backend, Measurement Protocol or an import
+    (source ``server``, ``mp`` or ``import``). Channel ``<source> / <medium>`` in lower case (an empty one reads ``(not set)``), or
     ``direct`` for GA's direct conventions (``channels.is_direct_sql``: no source, ``(direct)``, ``(not set)``;
     no medium, ``(none)``). A page view without a source is a landing, so a direct touch, only when the person
     has no visit or email click in the 30 minutes before (else it is a page of that session); a session start
@@ -69,7 +69,7 @@ _VISITS = """
       AND event_time < {until:DateTime64(3, 'UTC')}
       AND person_key != ''
       AND ((source = 'click' AND $person)
-           OR (source IN ('server', 'mp') AND event_name IN ('session_start', 'page_view')))"""
+           OR (source IN ('server', 'mp', 'import') AND event_name IN ('session_start', 'page_view')))"""
 
 _TOUCHES = """
     SELECT

@@ -37,6 +37,8 @@ SCOPES = frozenset(
         "erasure:write",
         "identity:write",
         "reports:read",
+        "attribution:run",
+        "events:import",
         "audiences:read",
         "sql:read",
         "ga4:read",

@@ -5,7 +5,9 @@ Body: ``{"events": [event, ...]}`` (at most ``GA4GW_EVENTS_MAX_PER_REQUEST``). A
     {"name": "purchase",                  purchase, add_to_cart, begin_checkout, view_item, page_view, sign_up,
                                           session_start (stored for attribution, never relayed to GA4)
      "event_id": "order-1001",            optional: the shop's own id; the same id is the same event
-     "time": "2026-11-23T10:00:00Z",      optional (ISO 8601 or epoch seconds); default: now
+     "time": "2026-11-23T10:00:00Z",      optional (ISO 8601 or epoch seconds); default: now. Any time from
+                                          2000 to a minute ahead: older than GA4's 72 hours is stored with its
+                                          own time, and the relay dead-letters it "expired" (or clamps it)
      "client_id": "123456789.1700000000", the shop's GA client id, and/or
      "user_id": "crm-42",                 the shop's user id (stored as a keyed pseudonym), and/or
      "email": "ann@example.com",          (only its keyed pseudonym is kept: never stored raw)
@@ -56,9 +58,12 @@ from .bodies import read_json
 
 __all__ = [
     "CLIENT_ID",
+    "EARLIEST",
     "EMAIL",
     "EVENT_NAMES",
+    "INGEST_LIMITS",
     "TransactionIndex",
+    "check_event",
     "count_personal_data",
     "moment",
     "routes",
@@ -82,7 +87,11 @@ _MAX_BODY = 4 * 1024 * 1024
 _FUTURE_SECONDS = 60
 # The warehouse reads an event time given as epoch seconds only from nine digits up (1973); nothing a shop
 # sends is older than this, and a time it cannot read was once a row that blocked every insert after it.
-_EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+EARLIEST = 946_684_800  # 2000-01-01T00:00:00Z
+# GA4's 72 hours are not the warehouse's: a past event is stored with its own time, and the relay decides what GA4
+# gets of it (dead letter "expired", or clamped with GA4GW_GA4_EXPIRED=clamp). So ingest validates with GA4's rules
+# but no age limit; EARLIEST is the lower bound, checked on the field the client sent.
+INGEST_LIMITS = replace(DEFAULT_LIMITS, max_age_seconds=100 * 366 * 86_400)
 _MAX_QUANTITY = 1_000_000_000
 _VALUE_CHARS = DEFAULT_LIMITS.param_value_chars
 PERSONAL_DATA_METRIC = "ga4gw_personal_data_replaced_total"
@@ -140,7 +149,7 @@ def moment(value: object, path: str, errors: dict[str, str], now: float) -> floa
     if seconds > now + _FUTURE_SECONDS:  # and the wrong time is not returned: a caller may build a row anyway
         errors[path] = "is in the future"
         return now
-    if seconds < _EARLIEST:
+    if seconds < EARLIEST:
         errors[path] = "must be in 2000 or later"
         return now
     return seconds
@@ -201,7 +210,7 @@ def _check_commerce(name: str, params: dict[str, Any], path: str, errors: dict[s
             errors[f"{here}.quantity"] = f"a whole number, 1 to {_MAX_QUANTITY:,}"
 
 
-def _check(event: object, path: str, errors: dict[str, str], now: float) -> tuple[dict[str, Any], float] | None:
+def check_event(event: object, path: str, errors: dict[str, str], now: float) -> tuple[dict[str, Any], float] | None:
     """The event and its time when nothing is wrong with it; every problem goes into ``errors``."""
     if not isinstance(event, dict):
         errors[path] = "an event is an object"
@@ -372,7 +381,7 @@ async def post_events(request: Request) -> JSONResponse:
                              {"events": f"at most {limit} events"})  # fmt: skip
     now = time.time()
     errors: dict[str, str] = {}
-    checked = [_check(event, f"events[{i}]", errors, now) for i, event in enumerate(events)]
+    checked = [check_event(event, f"events[{i}]", errors, now) for i, event in enumerate(events)]
     rows: list[EventRow] = []
     found: Counter[str] = Counter()
     for i, item in enumerate(checked):
@@ -381,8 +390,10 @@ async def post_events(request: Request) -> JSONResponse:
         row = server_row(*item, state.pseudonymizer, "server", now, found)
         built = state.relay_builder.build(row)
         if isinstance(built, Outgoing):  # what GA4 would refuse is refused here, named as the shop wrote it
-            for message in validate(built.body(), now=now):
+            for message in validate(built.body(), now=now, limits=INGEST_LIMITS):
                 path = message.field_path
+                if path.endswith("timestamp_micros"):  # the MP field made of the shop's own "time"
+                    path = "events[0].time"
                 field = path.replace("events[0]", f"events[{i}]", 1) if path.startswith("events") else f"events[{i}]"
                 errors[field] = f"{message.description} ({message.code.value})"
         rows.append(row)

@@ -9,7 +9,9 @@ own measurement id and secret.
 
 Unlike Google's endpoint, which answers 2xx to anything, a body the validator refuses gets a 400 with
 ``{"validationMessages": [...]}`` in Google's vocabulary: an event silently dropped is worse than an
-error its sender can read. Accepted: 204, after the outbox committed. The ``consent`` field is a
+error its sender can read. An event older than GA4's 72 hours is no error: it is stored with its own time and
+the relay dead-letters it "expired" (or clamps it, ``GA4GW_GA4_EXPIRED``).
+Accepted: 204, after the outbox committed. The ``consent`` field is a
 decision: it goes to the consent ledger for the client id and user id (``user_location.country_id``
 gives the region). The other request-level fields are kept and relayed under consent (``mp_fields``):
 ``user_data`` arriving as plain text is normalised and hashed as Google specifies (``ga4.user_data``) and
@@ -41,7 +43,7 @@ from gateway.ga4.validate import validate, validation_response
 from identity.personal import PersonalData
 
 from .bodies import read_body
-from .ingest import count_personal_data, server_row, store
+from .ingest import EARLIEST, INGEST_LIMITS, count_personal_data, server_row, store
 from .mp_fields import keep
 from .ratelimit import client_address
 
@@ -81,6 +83,16 @@ def secret_key_id(secret: str) -> str:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _too_early(payload: dict[str, Any]) -> list[ValidationMessage]:
+    """Times before ``EARLIEST`` (which the warehouse cannot hold), named at the sender's own field. Older than
+    GA4's 72 hours is no error here: the event is stored with its time and the relay decides (``ingest``)."""
+    fields = [("timestamp_micros", payload.get("timestamp_micros"))]
+    fields += [(f"events[{i}].timestamp_micros", e.get("timestamp_micros"))
+               for i, e in enumerate(payload.get("events") or ())]  # fmt: skip
+    return [ValidationMessage(path, "is before 2000: the warehouse keeps events from 2000 on", Code.VALUE_OUT_OF_BOUNDS)
+            for path, micros in fields if micros is not None and int(micros) < EARLIEST * 1_000_000]  # fmt: skip
 
 
 def _events(payload: dict[str, Any], now: float) -> list[tuple[dict[str, Any], float]]:
@@ -131,9 +143,10 @@ async def collect(request: Request) -> Response:
     body = await read_body(request, _MAX_BODY)
     now = time.time()
     messages = _messages(body, now)
+    payload = {} if messages else json.loads(body)
+    messages = messages or _too_early(payload)
     if messages:
         return JSONResponse(validation_response(messages), status_code=400)
-    payload = json.loads(body)
     found: Counter[str] = Counter()
     rows = [server_row(event, at, state.pseudonymizer, "mp", now, found) for event, at in _events(payload, now)]
     settings = state.settings
@@ -149,7 +162,7 @@ async def collect(request: Request) -> Response:
 
 def _messages(body: bytes, now: float) -> list[ValidationMessage]:
     """The validator's messages; ``user_data`` sent as plain text is judged as the hashed form the relay sends."""
-    messages = validate_text(body, now=now)
+    messages = validate_text(body, now=now, limits=INGEST_LIMITS)
     if not any(m.field_path.startswith("user_data") for m in messages):
         return messages
     try:
@@ -160,7 +173,7 @@ def _messages(body: bytes, now: float) -> list[ValidationMessage]:
         return messages
     hashed, left = prepare(payload["user_data"])
     rest = [m for m in messages if not m.field_path.startswith("user_data")]
-    again = validate({**payload, "user_data": hashed}, now=now)
+    again = validate({**payload, "user_data": hashed}, now=now, limits=INGEST_LIMITS)
     why = "neither a SHA-256 hex digest nor text to normalise and hash"
     unusable = [ValidationMessage(path, why, Code.VALUE_INVALID) for path in left]
     return rest + unusable + [m for m in again if m.field_path.startswith("user_data")]

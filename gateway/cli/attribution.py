@@ -1,7 +1,9 @@
 """``ga4gw attribution run [--since ...] [--until ...] [--model ...]``: attribute conversions from the command line.
 
-The run opens the warehouse itself. An embedded warehouse belongs to one process, so while a gateway owns the
-data directory the command refuses and says so (the gateway's nightly run covers it).
+With no gateway running the command opens the warehouse itself. While a gateway owns the data directory (its run
+file, as ``ga4gw sql`` reads it) the run goes through it: ``POST /v1/attribution/runs`` with a short-lived token the
+command mints from the keyring, then its status is followed to the end, the progress bar fed from it. So the run
+waits behind any run under way there (the nightly one included) and never opens the embedded warehouse twice.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
+
+import httpx
 
 from gateway.config.domain import attribution_config
 from gateway.config.settings import Settings
@@ -80,16 +84,11 @@ def _when(text: str) -> datetime:
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from attribution import MODELS, run_attribution
-    from gateway.errors import CommandError
     from warehouse import Warehouse, migrate
 
     owner = runfile.read(settings.data_dir)
-    if owner is not None and settings.dsn.startswith("chdb://"):
-        raise CommandError(
-            f"the gateway (pid {owner.pid}, {owner.url}) owns the embedded warehouse; stop it to run attribution "
-            "from the command line, or let its nightly run (GA4GW_ATTRIBUTION_NIGHTLY_AT) do it",
-            2,
-        )
+    if owner is not None:
+        return _run_via_gateway(settings, owner, args)
     models = args.model or list(MODELS)
     bar = None if args.quiet else ProgressBar(sys.stderr)
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
@@ -106,13 +105,81 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         f"attributed {summary.conversions} conversions ({summary.touches} touches) "
         f"from {summary.since:%Y-%m-%d %H:%M:%S} to {summary.until:%Y-%m-%d %H:%M:%S} UTC, run {summary.run_id}"
     )
-    for step, seconds in summary.seconds.items():
-        line = f"  {step:<16} {seconds:8.2f}s"
-        bounds: dict[str, float] = summary.errors.get(step, {})
+    _print_steps(summary.seconds, summary.errors)
+    return 0
+
+
+_POLL_SECONDS = 0.25
+
+
+def _run_via_gateway(settings: Settings, owner: runfile.RunInfo, args: argparse.Namespace) -> int:
+    """Ask the running gateway for the run and follow its status to the end."""
+    from gateway.api.auth import TokenAuthority
+    from gateway.config.keys import load_keyrings
+    from gateway.errors import CommandError
+
+    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["attribution:run"], 24 * 3600)
+    body: dict[str, Any] = {}
+    if args.model:
+        body["models"] = args.model
+    for key in ("since", "until"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key).isoformat()
+    print(f"ga4gw: running attribution through the gateway (pid {owner.pid}) at {owner.url}", file=sys.stderr)
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    try:
+        status = _follow(_client(owner, token), body, bar)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if status["status"] == "failed":
+        raise CommandError(f"the run failed: {status.get('error', 'no reason given')}")
+    since, until = (datetime.fromisoformat(status[k]) for k in ("since", "until"))
+    print(
+        f"attributed {status['conversions']} conversions ({status['touches']} touches) "
+        f"from {since:%Y-%m-%d %H:%M:%S} to {until:%Y-%m-%d %H:%M:%S} UTC, run {status['run_id']}"
+    )
+    _print_steps(status["seconds"], status["errors"])
+    return 0
+
+
+def _client(owner: runfile.RunInfo, token: str) -> httpx.Client:
+    return httpx.Client(base_url=owner.url, headers={"authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _follow(client: httpx.Client, body: dict[str, Any], bar: ProgressBar | None) -> dict[str, Any]:
+    """Start the run and poll its status until it ends, feeding the bar with the run's own steps."""
+    from gateway.errors import CommandError
+
+    with client:
+        answer = client.post("/v1/attribution/runs", json=body)
+        if answer.status_code != 202:
+            raise CommandError(f"the gateway refused the run ({answer.status_code}): {answer.text.strip()}")
+        url = answer.json()["status_url"]
+        shown: tuple[str, int, int] | None = None
+        while True:
+            status: dict[str, Any] = client.get(url).json()
+            progress = status["progress"]
+            step = (progress["step"], progress["done"], progress["total"])
+            if status["status"] == "done":
+                step = ("done", step[2], step[2])
+            if bar is not None and status["status"] in ("running", "done") and step != shown:
+                bar(*step)
+                shown = step
+            if status["status"] in ("done", "failed"):
+                return status
+            time.sleep(_POLL_SECONDS)
+
+
+def _print_steps(seconds: dict[str, float], errors: dict[str, dict[str, float]]) -> None:
+    for step, took in seconds.items():
+        line = f"  {step:<16} {took:8.2f}s"
+        bounds = errors.get(step, {})
         if bounds and max(bounds.values()) > 0:
             line += f"  (sampled; largest 95% error of a channel value {max(bounds.values()):.4f})"
         print(line)
-    return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from gateway.config.settings import Settings, load_settings
 from gateway.errors import CommandError, SettingsError
 
-from . import attribution, erasure, ga4, identity, links, serve, settings, tokens, warehouse
+from . import attribution, erasure, ga4, identity, imports, links, serve, settings, tokens, warehouse
 
 __all__ = ["main"]
 
@@ -28,6 +28,7 @@ _GROUPS = (
     identity,
     erasure,
     attribution,
+    imports,
     settings,
 )  # in the order ``ga4gw --help`` lists them
 

@@ -207,6 +207,8 @@ class PayloadBuilder:
             return Skip(row.event_id, "identity_only")
         if row.source == "consent":  # a decision, applied to the person's events; GA4 has no use for it
             return Skip(row.event_id, "consent_only")
+        if row.source == "import":  # history for attribution: a year of it would all dead-letter as expired
+            return Skip(row.event_id, "imported")
         return Skip(row.event_id, "unsupported")
 
     def granted(self, row: EventRow) -> int:

@@ -1,8 +1,9 @@
 """The gateway's scheduled work: the nightly, incremental attribution run (apscheduler, UTC cron).
 
-Started and stopped by the app's lifespan. The run gets its own warehouse connection, so a long run never holds
-the pipeline's connection (whose calls are serialised); it starts where the previous run ended (see
-``attribution.run``). ``GA4GW_ATTRIBUTION_NIGHTLY_AT`` empty turns it off.
+Started and stopped by the app's lifespan. The run goes through ``runs.AttributionRuns``, the same queue as the
+runs asked for over ``POST /v1/attribution/runs``, so a nightly run and one on demand never run at once; each gets
+its own warehouse connection, so a long run never holds the pipeline's connection (whose calls are serialised). It
+starts where the previous run ended (see ``attribution.run``). ``GA4GW_ATTRIBUTION_NIGHTLY_AT`` empty turns it off.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import anyio.to_thread
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from attribution import AttributionError, RunSummary, run_attribution
-from gateway.config.domain import attribution_config
+from attribution import RunSummary
 from gateway.config.settings import Settings
 from gateway.stores.warehouse_link import WarehouseLink
-from warehouse import Warehouse, WarehouseError
+
+from .runs import AttributionRuns
 
 __all__ = ["NightlyAttribution"]
 
@@ -35,10 +35,16 @@ def _utcnow() -> datetime:
 class NightlyAttribution:
     """Runs attribution every night at ``GA4GW_ATTRIBUTION_NIGHTLY_AT`` (UTC) while the app lives."""
 
-    def __init__(self, settings: Settings, link: WarehouseLink, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        link: WarehouseLink,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        runs: AttributionRuns | None = None,
+    ) -> None:
         self._settings = settings
-        self._link = link
-        self._clock = clock
+        self.runs = runs or AttributionRuns(settings, link, clock=clock)
         self._scheduler: AsyncIOScheduler | None = None
         self.last: RunSummary | None = None
 
@@ -68,26 +74,12 @@ class NightlyAttribution:
         return when
 
     async def run_once(self) -> RunSummary | None:
-        """One incremental run now; logs and returns None when the warehouse is missing or the run fails."""
-        if self._link.warehouse is None:
-            log.warning("nightly attribution skipped: the warehouse is not connected")
-            return None
-        try:
-            self.last = await anyio.to_thread.run_sync(self._run)
-        except (WarehouseError, AttributionError) as exc:
-            log.error("nightly attribution failed: %s", exc)
-            return None
-        log.info(
-            "nightly attribution: %d conversions from %s to %s", self.last.conversions, self.last.since, self.last.until
-        )
-        return self.last
-
-    def _run(self) -> RunSummary:
-        wh = Warehouse(self._link.target, cluster=self._settings.clickhouse_cluster)
-        try:
-            return run_attribution(wh, attribution_config(self._settings), clock=self._clock)
-        finally:
-            wh.close()
+        """One incremental run, queued behind any run under way; None when the warehouse is missing or it failed
+        (the reason is logged and in the run's status)."""
+        status = await self.runs.run("nightly")
+        if status.summary is not None:
+            self.last = status.summary
+        return status.summary
 
     def stop(self) -> None:
         if self._scheduler is not None:

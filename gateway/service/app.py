@@ -23,6 +23,7 @@ from gateway.api import (
     ga4_status_api,
     health,
     identify,
+    import_api,
     ingest,
     links_api,
     mp_ingest,
@@ -43,6 +44,7 @@ from gateway.ga4.payloads import PayloadBuilder
 from gateway.ga4.relay import CONSUMER as GA4_CONSUMER
 from gateway.ga4.relay import Relay, RelayConfig
 from gateway.jobs.pipeline import Pipeline
+from gateway.jobs.runs import AttributionRuns
 from gateway.jobs.scheduler import NightlyAttribution
 from gateway.state.consent_link import ConsentLink
 from gateway.state.identity_link import IdentityLink
@@ -218,7 +220,9 @@ def create_app(settings: Settings) -> Starlette:
         sql_pool.start()
         pipeline.start()
         relay.start()
-        nightly = NightlyAttribution(settings, link)
+        runs = AttributionRuns(settings, link)
+        app.state.attribution_runs = runs
+        nightly = NightlyAttribution(settings, link, runs=runs)
         nightly.start()
         app.state.nightly_attribution = nightly
         url = getattr(app.state, "listen_url", "")
@@ -239,6 +243,7 @@ def create_app(settings: Settings) -> Starlette:
             # (requests in flight may finish), stop taking hits, ship what the outbox holds, close.
             with anyio.CancelScope(shield=True):
                 nightly.stop()
+                runs.stop()
                 runfile.clear(settings.data_dir)
                 await anyio.to_thread.run_sync(sql_pool.stop)  # kills analyst queries still running
                 await anyio.to_thread.run_sync(relay.stop)
@@ -254,6 +259,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             *links_api.routes(),
             *ingest.routes(),
+            *import_api.routes(),
             *identify.routes(),
             *consent_api.routes(),
             *erasure_api.routes(),

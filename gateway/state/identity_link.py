@@ -4,7 +4,7 @@ Which events say that two identifiers belong together (``edges_of``):
 
     a click or open   recipient ~ GA client id (``_ga`` cookie)   source ``click_ga_cookie``
                       recipient ~ email pseudonym (link signed for an email)   ``email_link``
-    the shop's event  client id ~ user id ~ email, as named together   ``server_event``
+    the shop's event  client id ~ user id ~ email, as named together   ``server_event`` (imported ones too)
     MP ingest         client id ~ user id   ``mp_ingest``
     POST /v1/identify recipient (from the landing token) ~ client id ~ user id   ``landing_token``
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse dr
 __all__ = ["IdentityLink", "edges_of", "identifiers_of", "person_of"]
 
 log = logging.getLogger(__name__)
-_SOURCES = {"server": "server_event", "mp": "mp_ingest", "identify": "landing_token"}
+_SOURCES = {"server": "server_event", "import": "server_event", "mp": "mp_ingest", "identify": "landing_token"}
 _EMAIL_PSEUDONYM = re.compile(r"em_[A-Za-z0-9]+_[a-z2-7]{26}")
 
 

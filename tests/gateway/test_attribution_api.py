@@ -68,8 +68,11 @@ def test_cli_run_then_report_over_http(tmp_path: Path) -> None:
         assert bad.status_code == 422
         assert set(bad.json()["fields"]) == {"model", "group_by"}
 
-        refused = run_cli("attribution", "run", env=env)
-        assert refused.returncode == 2
-        assert "owns the embedded warehouse" in refused.stderr
+        through = run_cli(
+            "attribution", "run", "--since", "2026-01-01", "--until", "2026-05-01", "--model", "linear", env=env
+        )
+        assert through.returncode == 0, through.stderr  # issue 15: no longer refused while the gateway runs
+        assert f"through the gateway (pid {gw.proc.pid})" in through.stderr
+        assert "attributed 3 conversions (4 touches)" in through.stdout
     finally:
         gw.stop()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gateway.config.settings import load_settings
+from gateway.jobs.runs import AttributionRuns
 from gateway.jobs.scheduler import NightlyAttribution
 from gateway.stores.warehouse_link import WarehouseLink
 from tests.attribution.data import T0, Journey, Touch, insert, journey_events
@@ -61,3 +62,40 @@ def test_empty_time_turns_the_job_off(tmp_path: Path) -> None:
     nightly = NightlyAttribution(settings, WarehouseLink(settings))
     nightly.start()
     assert nightly.next_run is None
+
+
+def test_the_nightly_run_waits_behind_a_run_asked_for(chdb_dir: Path, tmp_path: Path) -> None:
+    """Issue 15, defect 6: on-demand runs and the nightly one share one queue, so they never overlap."""
+    settings = load_settings(
+        {
+            "GA4GW_DATA_DIR": str(tmp_path),
+            "GA4GW_WAREHOUSE_DSN": f"chdb://{chdb_dir}?database=q_{uuid.uuid4().hex[:12]}",
+        }
+    )
+
+    async def main() -> None:
+        link = WarehouseLink(settings)
+        await link.open()
+        assert link.warehouse is not None
+        try:
+            insert(
+                link.warehouse, journey_events(Journey("a", (Touch("click", 60),), converts_at=T0 + timedelta(days=5)))
+            )
+            runs = AttributionRuns(settings, link)
+            nightly = NightlyAttribution(settings, link, runs=runs)
+            asked = runs.submit("api", until=T0 + timedelta(days=10))
+            assert asked.state == "queued"
+            night = await nightly.run_once()
+            assert night is not None
+            [first, second] = runs.recent()
+            assert (first.trigger, second.trigger) == ("api", "nightly")
+            assert (first.state, second.state) == ("done", "done")
+            assert first.finished_at is not None
+            assert second.started_at is not None
+            assert first.finished_at <= second.started_at
+            assert first.as_json()["conversions"] == 1
+        finally:
+            link.warehouse.command(f"DROP DATABASE IF EXISTS `{link.warehouse.database}`")
+            link.close()
+
+    asyncio.run(main())
