@@ -12,7 +12,8 @@ Rules (the README's attribution section says the same):
   - ``open``: an email open judged a person's; machine opens (Apple MPP, scanners...) never count. Channel
     ``email``, weight ``open_weight`` (0 leaves opens out).
   - ``visit``: a ``session_start`` or a ``page_view`` from the shop's backend, Measurement Protocol or an import
-    (source ``server``, ``mp`` or ``import``). Channel ``<source> / <medium>`` in lower case (an empty one reads ``(not set)``), or
+    (source ``server``, ``mp`` or ``import``). Channel ``<source> / <medium>`` in lower case (an empty one reads
+    ``(not set)``), or
     ``direct`` for GA's direct conventions (``channels.is_direct_sql``: no source, ``(direct)``, ``(not set)``;
     no medium, ``(none)``). A page view without a source is a landing, so a direct touch, only when the person
     has no visit or email click in the 30 minutes before (else it is a page of that session); a session start
