@@ -134,7 +134,8 @@ def test_a_withdrawal_after_the_click_wins_over_the_queued_request(gw: LiveGatew
     made = links(gw, recipient="sub-99", campaign="c-late", urls=["https://shop.example/c"])
     click(gw, made["links"][0]["tracked"])
     wait_for(lambda: sql(gw, "SELECT count() FROM events WHERE campaign_id = 'c-late'") == "1")
-    time.sleep(0.5)  # the relay has taken it (batch delay 0.1 s)
+    # the relay has taken it into the delivery ledger (after the settling window), built with the person
+    wait_for(lambda: "ga4gw_ga4_queued_requests 1" in httpx.get(gw.url + "/metrics").text, timeout=30)
     assert consent(gw, {"subject": {"subscriber": "sub-99"}, "purposes": {"analytics_storage": "denied"}}).is_success
     standin.resume()
     other = links(gw, recipient="sub-100", campaign="c-after", urls=["https://shop.example/d"])
