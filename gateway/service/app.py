@@ -27,6 +27,7 @@ from gateway.api import (
     ingest,
     links_api,
     mp_ingest,
+    openapi,
 )
 from gateway.api.auth import TokenAuthority
 from gateway.api.ratelimit import RateLimitMiddleware, RateLimits, rate_limited_response
@@ -269,6 +270,7 @@ def create_app(settings: Settings) -> Starlette:
             *ga4_debug.routes(),
             *health.routes(),
             *metrics_routes(),
+            *openapi.routes(),
             Mount("/clickhouse", routes=clickhouse_http.routes(sql)),
         ],
         lifespan=lifespan,
