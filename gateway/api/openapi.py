@@ -2,10 +2,10 @@
 
 The operations are declared in ``openapi_paths``, each with the handler that serves it, its scope, its bodies
 (``openapi_schemas``, built from the handlers' own constants) and an example request that the handler accepts;
-this module assembles them. ``tests/gateway/test_openapi_live.py`` walks the app's routes and fails when a ``/v1`` route has no operation here
-or an operation's handler is not the one the app routes to, and sends every example (and a wrong request) to a
-live gateway, checking each answer against the schema documented for its status: the document cannot drift
-from the code without a test failing.
+this module assembles them. ``tests/gateway/test_openapi_live.py`` walks the app's routes and fails when a ``/v1``
+route has no operation or an operation's handler is not the one the app routes to, and sends every example (and
+a wrong request) to a live gateway, checking each answer against the schema documented for its status: the
+document cannot drift from the code without a test failing.
 
 ``/clickhouse`` speaks ClickHouse's own HTTP interface (documented by ClickHouse) and is not described here.
 """
