@@ -7,6 +7,9 @@ status must be one the document lists for the operation, with a body valid again
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from starlette.routing import Mount, Route
 
-from gateway.api.openapi import OPERATIONS, document
+from gateway.api.openapi import CSP, OPERATIONS, document
 from gateway.config.settings import load_settings
 from gateway.service.app import create_app
 from tests.conftest import LiveGateway, run_cli, start_gateway
@@ -238,3 +241,43 @@ def test_docs_is_a_page_of_this_origin_only_naming_every_operation(gw: LiveGatew
     served = httpx.get(gw.url + "/openapi.json")
     assert served.headers["content-type"] == "application/json"
     assert json.loads(served.content) == DOC
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("headless Chromium is needed: `make browser` installs the Debian package chromium")
+    return found
+
+
+def test_docs_renders_in_headless_chromium_from_this_origin_alone(gw: LiveGateway, tmp_path: Path) -> None:
+    """What a person sees: Chromium loads /docs (and its stylesheet) under the page's policy, from nowhere else."""
+    netlog = tmp_path / "net.json"
+    browser = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+         "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--log-net-log={netlog}", "--enable-logging=stderr", "--v=0",
+         "--dump-dom", gw.url + "/docs"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert browser.returncode == 0, browser.stderr[-3000:]
+    dom = browser.stdout
+    for op in OPERATIONS:
+        assert f"<code>{op.path}</code>" in dom, op.path
+    assert "Refused to" not in browser.stderr, "the page's own policy blocked something it needs"
+    elsewhere = [u for u in re.findall(r'(?:src|href|action)="([^"]*)"', dom) if not u.startswith(("/", "#"))]
+    assert elsewhere == [], "the page refers to another origin (its policy would block it)"
+    log = json.loads(netlog.read_text())
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    site = "http://" + urlsplit(gw.url).hostname  # type: ignore[operator]
+    loaded = [e["params"]["url"] for e in log["events"] if e["type"] == start and "params" in e
+              and e["params"].get("network_isolation_key", "").startswith(site + " ")]  # fmt: skip
+    assert gw.url + "/docs.css" in loaded, loaded  # the page's requests are in the log, so none other was made
+    assert [url for url in loaded if not url.startswith(gw.url + "/")] == []
+
+
+def test_the_page_and_its_style_carry_the_policy(gw: LiveGateway) -> None:
+    for path in ("/docs", "/docs.css"):
+        answer = httpx.get(gw.url + path)
+        assert answer.headers["content-security-policy"] == CSP
+    assert CSP.startswith("default-src 'self';")
