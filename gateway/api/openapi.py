@@ -64,7 +64,7 @@ def _operation(op: Operation) -> Schema:
         content = {media: {"schema": schema} for media, schema in op.body.items()}
         if op.example is not None:
             content[next(iter(content))]["example"] = op.example
-        out["requestBody"] = {"required": op.scope != "attribution:run", "content": content}
+        out["requestBody"] = {"required": op.body_required, "content": content}
     return out
 
 

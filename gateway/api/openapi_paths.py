@@ -50,6 +50,7 @@ class Operation:
     parameters: list[Schema] = field(default_factory=list)
     responses: dict[str, Schema] = field(default_factory=dict)
     tag: str = "API"
+    body_required: bool = True
 
 
 def _answer(
@@ -256,6 +257,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "attribution:run",
         {JSON: ref("RunRequest")},
         {"models": ["linear", "last_touch"]},
+        body_required=False,
         responses={
             "202": _answer(
                 "Queued; poll the status URL.", ref("RunStatus"), headers={"Location": "The run's status URL."}

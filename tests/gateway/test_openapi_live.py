@@ -159,6 +159,8 @@ def test_each_documented_example_is_answered_as_documented(gw: LiveGateway) -> N
     valid("/v1/attribution/runs", "post", runs)
     answer = httpx.post(url + "/v1/attribution/runs", json=runs, headers=_auth(gw, "attribution:run"))
     run = conforms(answer, "/v1/attribution/runs", "post", 202)
+    answer = httpx.post(url + "/v1/attribution/runs", headers=_auth(gw, "attribution:run"))  # the body is optional
+    conforms(answer, "/v1/attribution/runs", "post", 202)
     answer = httpx.get(url + run["status_url"], headers=_auth(gw, "attribution:run"))
     conforms(answer, "/v1/attribution/runs/{run_id}", "get", 200)
     erasure = example("/v1/erasure", "post")
@@ -241,6 +243,24 @@ def test_docs_is_a_page_of_this_origin_only_naming_every_operation(gw: LiveGatew
     served = httpx.get(gw.url + "/openapi.json")
     assert served.headers["content-type"] == "application/json"
     assert json.loads(served.content) == DOC
+
+
+def test_without_the_warehouse_the_answers_are_the_documented_503s(tmp_path: Path) -> None:
+    away = start_gateway(tmp_path / "data", wait_ready=False, GA4GW_WAREHOUSE_DSN="http://default:x@127.0.0.1:9/db")
+    try:
+        url = away.url
+        conforms(httpx.get(url + "/readyz"), "/readyz", "get", 503)
+        answer = httpx.get(url + "/v1/attribution", headers=_auth(away, "reports:read"))
+        conforms(answer, "/v1/attribution", "get", 503)
+        answer = httpx.post(
+            url + "/v1/erasure", json={"email": "ann@example.com"}, headers=_auth(away, "erasure:write")
+        )
+        conforms(answer, "/v1/erasure", "post", 503)
+        answer = httpx.post(url + "/v1/events/import", content=example("/v1/events/import", "post"),
+                            headers={**_auth(away, "events:import"), "content-type": "text/csv"})  # fmt: skip
+        conforms(answer, "/v1/events/import", "post", 503)
+    finally:
+        away.stop()
 
 
 def _chromium() -> str:
