@@ -9,6 +9,7 @@ the schema's own section at the end.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -22,6 +23,11 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;t
 ul.schema{margin:.2rem 0;padding-left:1.2rem}nav li{list-style:none}
 """
 _REF = "#/components/schemas/"
+
+
+def _code(text: str) -> str:
+    """Escaped text with its `backticked` parts set as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
 
 def _type(schema: dict[str, Any]) -> str:
@@ -86,10 +92,13 @@ def _responses(responses: dict[str, Any], shared: dict[str, Any]) -> str:
 
 def _operation(path: str, method: str, op: dict[str, Any], shared: dict[str, Any]) -> str:
     anchor = escape(op["operationId"])
+    description = op["description"].split("\n\nScope: ")[0]  # the scope has a line of its own below
     parts = [
         f'<h3 id="{anchor}"><span class="method {method}">{method.upper()}</span> <code>{escape(path)}</code>'
-        f"</h3><p>{escape(op['summary'])}</p><p>{escape(op['description'])}</p>"
+        f"</h3><p>{escape(op['summary'])}</p>"
     ]
+    if description != op["summary"]:
+        parts.append(f"<p>{_code(escape(description))}</p>")
     for requirement in op.get("security", []):
         for scope in requirement.get("bearer", []):
             parts.append(f'<p>Bearer token with scope <span class="scope">{escape(scope)}</span> (or admin).</p>')
@@ -130,7 +139,7 @@ def render(document: dict[str, Any]) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<title>{escape(info["title"])}</title><link rel="stylesheet" href="/docs.css"></head><body>'
-        f"<h1>{escape(info['title'])}</h1><p>{escape(info['description'])}</p><p>{escape(security)}</p>"
+        f"<h1>{escape(info['title'])}</h1><p>{_code(escape(info['description']))}</p><p>{_code(escape(security))}</p>"
         '<p>The same as data: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>'
         f"<nav><ul>{''.join(index)}</ul></nav>{''.join(body)}</body></html>"
     )

@@ -51,13 +51,13 @@ def _operation(op: Operation) -> Schema:
     out: Schema = {
         "operationId": op.handler.__name__.lstrip("_"),
         "summary": op.summary,
-        "description": (op.handler.__doc__ or op.summary).strip().split("\n\n")[0],
+        "description": (op.handler.__doc__ or op.summary).strip().split("\n\n")[0].replace("``", "`"),
         "tags": [op.tag],
         "responses": _responses(op),
     }
     if op.scope:
         out["security"] = [{"bearer": [op.scope]}]
-        out["description"] += f"\n\nScope: `{op.scope}` (or `admin`)."
+        out["description"] += f"\n\nScope: `{op.scope}` (or `admin`)."  # for readers of the JSON; /docs shows it
     if op.parameters:
         out["parameters"] = op.parameters
     if op.body is not None:
