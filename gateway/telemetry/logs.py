@@ -25,9 +25,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 from .redaction import redact
 
-__all__ = ["FORMATS", "REQUEST_ID", "configure"]
+__all__ = ["REQUEST_ID", "configure"]
 
-FORMATS = ("text", "json")
 REQUEST_ID: ContextVar[str] = ContextVar("ga4gw_request_id", default="")
 _TRACEBACK_CHARS = 20_000
 
