@@ -12,7 +12,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from gateway.telemetry.access import request_id_from
+from gateway.config.settings import load_settings
+from gateway.edge.tracking import EdgeDispatch
+from gateway.service.app import create_app
+from gateway.telemetry.access import RequestLog, request_id_from
 from tests.conftest import ROOT, LiveGateway, clean_env, start_gateway
 from tests.gateway.ga4.test_relay_live import HUMAN_UA
 
@@ -135,3 +138,13 @@ def test_the_edge_gets_access_lines_only_when_asked_without_its_token(tmp_path: 
 def test_a_request_id_from_the_client_is_kept_only_when_well_formed(given: str, kept: bool) -> None:
     assert (request_id_from(given) == given) is kept
     assert len(request_id_from(given)) <= 64
+
+
+@pytest.mark.parametrize("edge_lines", [False, True])
+def test_opens_and_clicks_pass_the_request_log_only_when_their_lines_are_asked_for(
+    tmp_path: Path, edge_lines: bool
+) -> None:
+    """The edge's hot path: by default /o/ and /c/ are answered by the edge's dispatch before the request log."""
+    settings = load_settings({"GA4GW_DATA_DIR": str(tmp_path), "GA4GW_ACCESS_LOG_EDGE": str(edge_lines).lower()})
+    order: list[object] = [m.cls for m in create_app(settings).user_middleware]
+    assert (order.index(RequestLog) < order.index(EdgeDispatch)) is edge_lines
