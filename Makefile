@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck pytest install dev bench clean
+.PHONY: run test lint typecheck pytest install dev browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-pytest: dev
+# Headless Chromium for the tests of what a person sees (tests/gateway/test_openapi_live.py: the /docs page).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (headless browser tests) ..."; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium >/dev/null; }
+
+pytest: dev browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

@@ -1,5 +1,6 @@
 """The authenticated HTTP API: JSON routes (links, events, MP, identify, consent, erasure, attribution),
-the analyst ClickHouse interface, health, and what they share (auth, request bodies).
+the analyst ClickHouse interface, health, the OpenAPI document of them all (``/openapi.json``, ``/docs``), and what
+they share (auth, request bodies).
 
 Routes parse, check and answer; the work they start lives in the rooms below.
 

@@ -8,12 +8,12 @@ settings, 1 when the operation failed. Groups raise ``gateway.errors.CommandErro
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
-from gateway.config.settings import Settings, load_settings
+from gateway.config.settings import load_settings
 from gateway.errors import CommandError, SettingsError
+from gateway.telemetry import logs
 
 from . import attribution, erasure, ga4, identity, imports, links, serve, settings, tokens, warehouse
 
@@ -33,13 +33,6 @@ _GROUPS = (
 )  # in the order ``ga4gw --help`` lists them
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ga4gw", description="ga4-gateway: first-party email tracking for GA4")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        _logging(settings)
+        logs.configure(settings.log_format, settings.log_level)
         status: int = args.run(settings, args)
         return status
     except SettingsError as exc:

@@ -37,12 +37,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); set GA4GW_PORT or --port", 2) from None
     bound = sock.getsockname()[1]
-    settings = settings.replace(host=host, port=bound)
+    settings = settings.replace(host=host, port=bound, access_log_edge=settings.access_log_edge or args.access_log)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
-        access_log=args.access_log,
+        log_config=None,  # the root logger's handler (telemetry.logs), so uvicorn's lines are JSON too when asked
+        access_log=False,  # gateway.telemetry.access writes the access lines, with the request id
         server_header=False,
         timeout_graceful_shutdown=10,
         http=guarded_protocol(settings.http_max_header_bytes, settings.http_read_timeout),
@@ -68,5 +69,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="run the gateway (HTTP server)")
     serve.add_argument("--host", help="address to listen on (default: GA4GW_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on, 0 for any free port (default: GA4GW_PORT)")
-    serve.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="also log each open and click, like GA4GW_ACCESS_LOG_EDGE=true (costs throughput)",
+    )
     serve.set_defaults(run=_serve)

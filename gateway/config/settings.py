@@ -99,6 +99,8 @@ class Settings:
     rate_api: str
     rate_mp: str
     log_level: str
+    log_format: str
+    access_log_edge: bool
     attribution_conversion_events: tuple[str, ...]
     attribution_click_lookback_days: float
     attribution_open_lookback_days: float

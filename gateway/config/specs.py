@@ -385,4 +385,19 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "log_level", p.log_level, "info", "Log level: debug, info, warning or error.", "debug, info, warning or error"
     ),
+    SettingSpec(
+        "log_format",
+        p.choice("text", "json"),
+        "text",
+        "Log lines as text, or json: one object per line (time, level, logger, message, request_id), redacted.",
+        "text or json",
+    ),
+    SettingSpec(
+        "access_log_edge",
+        p.boolean,
+        "false",
+        "Also write an access line for each open and click (/o/, /c/); off by default: the edge's hot path logs "
+        "nothing. API routes always get one.",
+        "true or false",
+    ),
 )

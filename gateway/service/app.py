@@ -27,6 +27,7 @@ from gateway.api import (
     ingest,
     links_api,
     mp_ingest,
+    openapi,
 )
 from gateway.api.auth import TokenAuthority
 from gateway.api.ratelimit import RateLimitMiddleware, RateLimits, rate_limited_response
@@ -53,6 +54,7 @@ from gateway.stores.outbox import Outbox
 from gateway.stores.redemptions import Redemptions
 from gateway.stores.revocation import Revocations
 from gateway.stores.warehouse_link import WarehouseLink
+from gateway.telemetry.access import RequestLog
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.metrics import routes as metrics_routes
 from identity import LandingTokens, Pseudonymizer
@@ -157,6 +159,14 @@ def relay_config(settings: Settings) -> RelayConfig:
         verdicts=settings.ga4_relay_verdicts,
         ledger_days=settings.ga4_ledger_days,
     )
+
+
+def _middleware(settings: Settings, edge: Edge, rate_limits: RateLimits) -> list[Middleware]:
+    """The edge first: /o/ and /c/ never reach the rate limits, nor the request log unless it is asked for them."""
+    edge_first = [Middleware(EdgeDispatch, edge=edge), Middleware(RequestLog)]
+    if settings.access_log_edge:
+        edge_first.reverse()
+    return [*edge_first, Middleware(RateLimitMiddleware, limits=rate_limits)]
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -269,11 +279,11 @@ def create_app(settings: Settings) -> Starlette:
             *ga4_debug.routes(),
             *health.routes(),
             *metrics_routes(),
+            *openapi.routes(),
             Mount("/clickhouse", routes=clickhouse_http.routes(sql)),
         ],
         lifespan=lifespan,
-        # The edge first: /o/ and /c/ never reach the rate limits.
-        middleware=[Middleware(EdgeDispatch, edge=edge), Middleware(RateLimitMiddleware, limits=rate_limits)],
+        middleware=_middleware(settings, edge, rate_limits),
         exception_handlers={
             AuthError: _auth_error,
             InvalidRequest: _invalid_request,
