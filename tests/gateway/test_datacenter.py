@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.bench_classifier import classify_corpus, load_corpus
 from gateway.config.settings import load_settings
 from gateway.edge.machine import Classifier, ClassifierConfig, Hit, Kind, classifier_config
 from gateway.edge.networks import (
@@ -38,6 +39,7 @@ BROWSER = {"accept": "text/html", "accept-language": "en-GB"}
 AWS_IP = "3.17.42.10"  # 3.16.0.0/12, AWS
 AZURE_IP = "4.150.8.20"  # 4.144.0.0/12, Azure
 HOME_IP = "81.2.69.142"
+CLOUDS = NetworkSet(DATACENTER_NETWORKS)
 DATACENTER_VENDORS = {"aws", "azure", "google_cloud", "oracle_cloud", "digitalocean", "linode_akamai"}
 
 
@@ -171,6 +173,20 @@ def test_the_settings_lists_still_work_beside_the_datacenters() -> None:
     apple = Hit("open", "GET", {"user-agent": "Mozilla/5.0"}, "192.0.2.8", "c", "r2", None, SENT, SENT + timedelta(1))
     assert classifier.classify(apple).kind is Kind.APPLE_MPP
     assert classifier.classify(_hit("open", AWS_IP, 8, recipient="r3")).kind is Kind.SCANNER
+
+
+def test_the_corpus_rows_of_datacenters_get_their_verdicts_and_reasons() -> None:
+    scored = [s for s in classify_corpus(load_corpus()) if ipaddress.ip_address(s.row["ip"]) in CLOUDS]
+    machines = [s for s in scored if s.row["label"] == "machine"]
+    people = [s for s in scored if s.row["label"] == "human" and s.row["seconds_since_send"] >= 60]
+    assert len(machines) >= 8
+    assert len(people) >= 4
+    for s in machines:
+        assert s.verdict.kind is Kind.SCANNER, s.row["note"]
+        assert "datacenter_at_delivery_s<60" in s.verdict.reasons
+    for s in people:
+        assert s.verdict.kind is Kind.HUMAN, s.row["note"]
+        assert "datacenter" in s.verdict.reasons
 
 
 # --- the shipped datacenter networks ----------------------------------------------------------------------------
