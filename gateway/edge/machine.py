@@ -59,6 +59,7 @@ Not thread-safe: the server runs one asyncio loop per process and ``classify`` n
 lock is needed there. Give each thread its own :class:`Classifier` otherwise.
 """
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -184,6 +185,13 @@ def _parse_ip(ip: str) -> _Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=32)
+def _network_set(cidrs: tuple[str, ...]) -> NetworkSet:
+    # A NetworkSet never changes once built, so classifiers given the same lists share one: parsing the hundreds
+    # of shipped ranges takes milliseconds, and tests and workers build many classifiers.
+    return NetworkSet(cidrs)
+
+
 def _utc(moment: datetime) -> datetime:
     # A naive datetime would make subtraction raise; the contract says UTC, so read it as UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -195,11 +203,11 @@ class Classifier:
     def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
         self._config = config
         self._markers = tuple(dict.fromkeys(m.lower() for m in config.scanner_markers if m))
-        self._apple_networks = NetworkSet(config.apple_networks)
-        self._scanner_networks = NetworkSet(config.scanner_networks)
-        self._proxy_networks = NetworkSet(config.proxy_networks)
-        self._datacenter_networks = NetworkSet(config.datacenter_networks)
-        self._local_networks = NetworkSet(_LOCAL_NETWORKS)
+        self._apple_networks = _network_set(config.apple_networks)
+        self._scanner_networks = _network_set(config.scanner_networks)
+        self._proxy_networks = _network_set(config.proxy_networks)
+        self._datacenter_networks = _network_set(config.datacenter_networks)
+        self._local_networks = _network_set(_LOCAL_NETWORKS)
         self._too_soon_reason = f"sent_ago_s<{config.min_click_seconds_after_send:g}"
         self._apple_window_reason = f"sent_ago_s<{config.apple_prefetch_window_seconds:g}"
         self._delivery_reason = f"proxy_at_delivery_s<{config.delivery_window_seconds:g}"
