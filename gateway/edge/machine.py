@@ -40,6 +40,16 @@ seconds of the send through a proxy is counted a machine: rare, and the price of
 delivery as an open. Apple's privacy proxy also sends a plain ``Mozilla/5.0``: from Apple's network (or soon
 after sending) that is ``apple_mpp`` like the stripped WebKit string.
 
+Datacenters. Self-hosted and smaller security scanners run in the clouds (AWS, Azure, Google Cloud, Oracle,
+DigitalOcean, Linode), whose published ranges ship with the ``datacenter`` role. A hit from them, open or click,
+within ``datacenter_delivery_seconds`` (60) of the send is a ``scanner`` with ``datacenter_at_delivery_s<60``:
+``scanner`` and not ``prefetch`` because it is a machine inspecting the mail, as the security gateways' fetches at
+delivery are, not a proxy caching it for a reader. Later hits from them keep their verdict and carry
+``datacenter``: people use VPNs and cloud desktops, so the address alone proves nothing. The minute: scanners
+fetch 3-20 s after delivery, and the send time in the token comes before delivery by the sender's queueing; a
+person on a cloud network opening within that minute is counted a machine, the price of the rule. A datacenter
+click still takes part in bursts like any click; a datacenter open at delivery, a machine's, never does.
+
 Bursts across addresses (``bursts.py``): three links of one email within seconds whatever the addresses, or
 clicks of several recipients from one network within seconds, make the hit that completes the burst a
 ``scanner`` and revise the earlier hits of the burst; the verdict carries those revisions
@@ -49,6 +59,7 @@ Not thread-safe: the server runs one asyncio loop per process and ``classify`` n
 lock is needed there. Give each thread its own :class:`Classifier` otherwise.
 """
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -56,7 +67,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gateway.edge.networks import PROXY_NETWORKS, SCANNER_NETWORKS, NetworkSet
+from gateway.edge.networks import DATACENTER_NETWORKS, PROXY_NETWORKS, SCANNER_NETWORKS, NetworkSet
 
 from .bursts import BurstRules, Bursts, network_of
 from .verdicts import MACHINE_KINDS, Hit, Kind, Revision, Verdict
@@ -125,6 +136,11 @@ class ClassifierConfig:
     network_window_seconds: float = 5.0
     network_recipients: int = 4
     memory_entries: int = 200_000
+    datacenter_networks: tuple[str, ...] = DATACENTER_NETWORKS
+    # Scanners fetch 3-20 s after delivery (tests/data/classifier/README.md); a minute leaves room for the mail's
+    # own queueing between the send time in the token and delivery, while a person on a cloud network who opens
+    # within the minute is rare (see the module docstring).
+    datacenter_delivery_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         # Fail at startup rather than misclassify silently.
@@ -134,6 +150,10 @@ class ClassifierConfig:
             raise ValueError(f"network_recipients must be at least 2, got {self.network_recipients}")
         if self.memory_entries < 1:
             raise ValueError(f"memory_entries must be at least 1, got {self.memory_entries}")
+        if self.datacenter_delivery_seconds < 0:
+            raise ValueError(
+                f"datacenter_delivery_seconds must not be negative, got {self.datacenter_delivery_seconds}"
+            )
 
 
 def classifier_config(settings: "Settings") -> ClassifierConfig:
@@ -165,6 +185,13 @@ def _parse_ip(ip: str) -> _Address | None:
     return address
 
 
+@functools.lru_cache(maxsize=32)
+def _network_set(cidrs: tuple[str, ...]) -> NetworkSet:
+    # A NetworkSet never changes once built, so classifiers given the same lists share one: parsing the hundreds
+    # of shipped ranges takes milliseconds, and tests and workers build many classifiers.
+    return NetworkSet(cidrs)
+
+
 def _utc(moment: datetime) -> datetime:
     # A naive datetime would make subtraction raise; the contract says UTC, so read it as UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -176,13 +203,15 @@ class Classifier:
     def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
         self._config = config
         self._markers = tuple(dict.fromkeys(m.lower() for m in config.scanner_markers if m))
-        self._apple_networks = NetworkSet(config.apple_networks)
-        self._scanner_networks = NetworkSet(config.scanner_networks)
-        self._proxy_networks = NetworkSet(config.proxy_networks)
-        self._local_networks = NetworkSet(_LOCAL_NETWORKS)
+        self._apple_networks = _network_set(config.apple_networks)
+        self._scanner_networks = _network_set(config.scanner_networks)
+        self._proxy_networks = _network_set(config.proxy_networks)
+        self._datacenter_networks = _network_set(config.datacenter_networks)
+        self._local_networks = _network_set(_LOCAL_NETWORKS)
         self._too_soon_reason = f"sent_ago_s<{config.min_click_seconds_after_send:g}"
         self._apple_window_reason = f"sent_ago_s<{config.apple_prefetch_window_seconds:g}"
         self._delivery_reason = f"proxy_at_delivery_s<{config.delivery_window_seconds:g}"
+        self._datacenter_reason = f"datacenter_at_delivery_s<{config.datacenter_delivery_seconds:g}"
         self._ua_cache: dict[str, _UaFacts] = {}
         self._bursts = Bursts(
             BurstRules(
@@ -243,6 +272,13 @@ class Classifier:
         if address in self._scanner_networks:
             reasons.append("scanner_network")
             strong.add(Kind.SCANNER)
+        if address in self._datacenter_networks:
+            # A cloud machine fetching as the mail arrives; later, it may be a person on a VPN or a cloud desktop.
+            if elapsed is not None and elapsed < config.datacenter_delivery_seconds:
+                reasons.append(self._datacenter_reason)
+                strong.add(Kind.SCANNER)
+            else:
+                reasons.append("datacenter")
 
         if facts.proxy is not None:
             reasons.append(facts.proxy)

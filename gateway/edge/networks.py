@@ -1,4 +1,4 @@
-"""Networks that mail scanners and image proxies fetch from, shipped so the classifier knows them by default.
+"""Networks that mail scanners, image proxies and cloud machines fetch from, shipped so the classifier knows them.
 
 The ranges live in ``gateway/edge/data/networks.json``, shipped with the package: per vendor its role, where the
 vendor publishes the list, the format it is published in, the day it was taken, what it was checked against, and
@@ -9,6 +9,10 @@ the ranges. This module loads and checks that file once, at import. Roles:
   from them is a machine.
 * ``proxy``: image proxies that fetch a pixel when a person opens the mail (Gmail, Yahoo). Their opens
   stay people's, except a fetch at delivery, which is the proxy caching the mail before anyone reads it.
+* ``datacenter``: cloud networks (AWS, Azure, Google Cloud, Oracle Cloud, DigitalOcean, Linode), where
+  self-hosted and smaller security scanners run. Only a hit at delivery from them is a machine: people use VPNs
+  and cloud desktops, so later hits only carry the reason. The shipped lists are a selection (the largest
+  networks of each provider's published list); the refresh tool reads the providers' full lists.
 
 Vendors change their ranges: ``python -m gateway.edge.networks_refresh`` rebuilds the file from the vendors'
 published formats and prints what changed (README "Scanner and proxy networks"). Operators add their own with
@@ -26,6 +30,7 @@ from typing import Any, Literal, cast
 
 __all__ = [
     "AS_OF",
+    "DATACENTER_NETWORKS",
     "FORMATS",
     "PROXY_NETWORKS",
     "SCANNER_NETWORKS",
@@ -35,8 +40,10 @@ __all__ = [
     "load_networks",
 ]
 
-FORMATS = ("microsoft", "goog", "spf", "cidrs")  # how each vendor publishes its list (networks_refresh reads them)
-_ROLES = ("scanner", "proxy")
+# How each vendor publishes its list (networks_refresh reads them).
+FORMATS = ("microsoft", "goog", "spf", "cidrs", "aws", "azure", "oracle", "csv")
+Role = Literal["scanner", "proxy", "datacenter"]
+_ROLES: tuple[Role, ...] = ("scanner", "proxy", "datacenter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +51,7 @@ class VendorNetworks:
     """One vendor's published ranges, where and in which format they are published, and when they were taken."""
 
     vendor: str
-    role: Literal["scanner", "proxy"]
+    role: Role
     cidrs: tuple[str, ...]
     source: str
     format: str = "cidrs"
@@ -87,7 +94,7 @@ def load_networks(document: Mapping[str, Any]) -> tuple[str, tuple[VendorNetwork
                 raise ValueError(f"{where}: {cidr!r} is not a network ({exc})") from None
         if any(other.vendor == name for other in loaded):
             raise ValueError(f"{where}: listed twice")
-        role = cast(Literal["scanner", "proxy"], entry["role"])
+        role = cast(Role, entry["role"])
         taken = _date(entry.get("taken"), f"vendor {name!r} taken")
         loaded.append(
             VendorNetworks(name, role, tuple(cidrs), entry["source"], entry["format"], taken, entry["checked"])
@@ -106,6 +113,7 @@ _SHIPPED = files("gateway.edge").joinpath("data", "networks.json")
 AS_OF, SHIPPED_NETWORKS = load_networks(json.loads(_SHIPPED.read_text(encoding="utf-8")))
 SCANNER_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "scanner" for c in v.cidrs)
 PROXY_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "proxy" for c in v.cidrs)
+DATACENTER_NETWORKS: tuple[str, ...] = tuple(c for v in SHIPPED_NETWORKS if v.role == "datacenter" for c in v.cidrs)
 
 
 class NetworkSet:

@@ -1,6 +1,7 @@
-"""Rebuild the shipped scanner and proxy networks from the vendors' published lists, and say what changed.
+"""Rebuild the shipped scanner, proxy and datacenter networks from the vendors' published lists; say what changed.
 
-    python -m gateway.edge.networks_refresh [--file PATH] [--date YYYY-MM-DD] [--dry-run] VENDOR[:FORMAT]=SOURCE ...
+    python -m gateway.edge.networks_refresh [--file PATH] [--date YYYY-MM-DD] [--dry-run] [--largest N]
+        VENDOR[:FORMAT]=SOURCE ...
 
 Each ``VENDOR=SOURCE`` names a vendor of ``gateway/edge/data/networks.json`` and a local file or an http(s) URL
 holding its list; give one vendor several sources (an SPF record and its includes) by repeating it. The list is
@@ -11,10 +12,18 @@ read in the vendor's ``format`` from the file, or the one after the colon:
 * ``goog``: Google's ``goog.json`` shape (``{"prefixes": [{"ipv4Prefix": ...}, {"ipv6Prefix": ...}]}``);
 * ``spf``: TXT records as ``dig +short txt`` prints them, one ``v=spf1 ...`` record a line; ``ip4:``/``ip6:`` terms
   are taken, ``include:`` is not followed (pass the included records as further sources);
-* ``cidrs``: one network or address a line, ``#`` starts a comment.
+* ``cidrs``: one network or address a line, ``#`` starts a comment;
+* ``aws``: AWS's ``ip-ranges.json`` (``prefixes[].ip_prefix`` and ``ipv6_prefixes[].ipv6_prefix``);
+* ``azure``: Azure's Service Tags JSON (``ServiceTags_Public_<date>.json``: ``values[].properties.addressPrefixes``
+  of every tag; save one tag's entry alone, ``AzureCloud`` say, to take only its ranges);
+* ``oracle``: Oracle Cloud's ``public_ip_ranges.json`` (``regions[].cidrs[].cidr``);
+* ``csv``: the first column of a CSV, such as DigitalOcean's ``geo/google.csv`` or an RFC 8805 geofeed
+  (Linode's ``geoip.linode.com``); ``#`` lines are comments.
 
 Each named vendor's ranges are replaced by what its sources list, its ``taken`` date and the file's ``as_of`` set
-to ``--date`` (today, UTC, by default); vendors not named stay as they are. It prints the ranges added and
+to ``--date`` (today, UTC, by default); vendors not named stay as they are. ``--largest N`` keeps, per vendor,
+the N largest IPv4 and the N largest IPv6 networks once adjacent ones are merged (how the shipped cloud lists,
+thousands of ranges each, were cut down); without it every range listed is kept. It prints the ranges added and
 removed per vendor. Input that is not in the format is refused before anything is written, naming the source and
 line (exit 2).
 """
@@ -33,7 +42,7 @@ from typing import Any
 from gateway.edge.networks import FORMATS, load_networks
 from gateway.errors import MalformedList
 
-__all__ = ["DEFAULT_FILE", "MalformedList", "main", "parse_list", "refresh"]
+__all__ = ["DEFAULT_FILE", "MalformedList", "largest", "main", "parse_list", "refresh"]
 
 DEFAULT_FILE = Path(__file__).with_name("data") / "networks.json"
 
@@ -52,6 +61,10 @@ def parse_list(text: str, fmt: str, source: str) -> list[str]:
         "goog": _goog,
         "spf": _spf,
         "cidrs": _cidrs,
+        "aws": _aws,
+        "azure": _azure,
+        "oracle": _oracle,
+        "csv": _csv,
     }
     found = parsers[fmt](text, source)
     if not found:
@@ -144,6 +157,87 @@ def _cidrs(text: str, source: str) -> list[str]:
     return found
 
 
+def _aws(text: str, source: str) -> list[str]:
+    document = _json(text, source)
+    if not isinstance(document, dict) or not isinstance(document.get("prefixes"), list):
+        raise MalformedList(source, 1, "expected ip-ranges.json's shape: an object with a 'prefixes' list")
+    found = []
+    for key, field in (("prefixes", "ip_prefix"), ("ipv6_prefixes", "ipv6_prefix")):
+        entries = document.get(key, [])
+        if not isinstance(entries, list):
+            raise MalformedList(source, _line_of(text, key), f"'{key}' must be a list")
+        for entry in entries:
+            value = entry.get(field) if isinstance(entry, dict) else None
+            if value is None:
+                raise MalformedList(source, _line_of(text, entry), f"an entry of '{key}' needs '{field}'")
+            found.append(_network(value, source, _line_of(text, value)))
+    return found
+
+
+def _azure(text: str, source: str) -> list[str]:
+    document = _json(text, source)
+    values = document.get("values") if isinstance(document, dict) else None
+    if not isinstance(values, list):
+        raise MalformedList(source, 1, "expected the Service Tags JSON: an object with a 'values' list")
+    found = []
+    for tag in values:
+        properties = tag.get("properties") if isinstance(tag, dict) else None
+        prefixes = properties.get("addressPrefixes") if isinstance(properties, dict) else None
+        if not isinstance(prefixes, list):
+            name = tag.get("name") if isinstance(tag, dict) else tag
+            raise MalformedList(source, _line_of(text, name), "a tag needs 'properties.addressPrefixes' (a list)")
+        found += [_network(prefix, source, _line_of(text, prefix)) for prefix in prefixes]
+    return found
+
+
+def _oracle(text: str, source: str) -> list[str]:
+    document = _json(text, source)
+    regions = document.get("regions") if isinstance(document, dict) else None
+    if not isinstance(regions, list):
+        raise MalformedList(source, 1, "expected public_ip_ranges.json's shape: an object with a 'regions' list")
+    found = []
+    for region in regions:
+        cidrs = region.get("cidrs") if isinstance(region, dict) else None
+        if not isinstance(cidrs, list):
+            name = region.get("region") if isinstance(region, dict) else region
+            raise MalformedList(source, _line_of(text, name), "a region needs a 'cidrs' list")
+        for entry in cidrs:
+            value = entry.get("cidr") if isinstance(entry, dict) else None
+            if value is None:
+                raise MalformedList(source, _line_of(text, entry), "an entry of 'cidrs' needs 'cidr'")
+            found.append(_network(value, source, _line_of(text, value)))
+    return found
+
+
+def _csv(text: str, source: str) -> list[str]:
+    found = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            found.append(_network(line.split(",", 1)[0], source, number))
+    return found
+
+
+def largest(cidrs: Sequence[str], keep: int) -> list[str]:
+    """The ``keep`` largest IPv4 and ``keep`` largest IPv6 networks of ``cidrs`` once adjacent ones are merged.
+
+    Ties go to the lower address; the result is in address order, IPv4 first. A published cloud list holds
+    thousands of ranges, most of them small: the largest few dozen cover most of the provider's addresses.
+    """
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in cidrs]
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    families: tuple[list[ipaddress.IPv4Network | ipaddress.IPv6Network], ...] = (
+        [*ipaddress.collapse_addresses(v4)],
+        [*ipaddress.collapse_addresses(v6)],
+    )
+    kept: list[str] = []
+    for merged in families:
+        merged.sort(key=lambda n: (n.prefixlen, int(n.network_address)))
+        kept += [str(n) for n in sorted(merged[:keep], key=lambda n: int(n.network_address))]
+    return kept
+
+
 def _read(source: str) -> str:
     if source.startswith(("http://", "https://")):
         import httpx  # only when asked to fetch: the edge itself never goes to the network
@@ -161,12 +255,17 @@ def _read(source: str) -> str:
 
 
 def refresh(
-    document: dict[str, Any], sources: Sequence[tuple[str, str | None, str]], date: str, read: Callable[[str], str]
+    document: dict[str, Any],
+    sources: Sequence[tuple[str, str | None, str]],
+    date: str,
+    read: Callable[[str], str],
+    keep: int | None = None,
 ) -> list[Change]:
     """Replace the named vendors' ranges in ``document`` (in place) and return what changed, vendor by vendor.
 
     ``sources`` holds ``(vendor, format or None, file or URL)``. Every list is read and checked before the
-    document is touched, so a malformed one raises ``MalformedList`` and changes nothing.
+    document is touched, so a malformed one raises ``MalformedList`` and changes nothing. With ``keep``, only
+    each vendor's ``keep`` largest networks per address family are kept (:func:`largest`).
     """
     vendors = {entry["vendor"]: entry for entry in document["vendors"]}
     fresh: dict[str, list[str]] = {}
@@ -182,7 +281,7 @@ def refresh(
     changes = []
     for vendor, cidrs in fresh.items():
         entry = vendors[vendor]
-        new = list(dict.fromkeys(cidrs))
+        new = list(dict.fromkeys(cidrs)) if keep is None else largest(cidrs, keep)
         old = [str(ipaddress.ip_network(cidr, strict=False)) for cidr in entry["cidrs"]]
         changes.append(Change(vendor, tuple(c for c in new if c not in old), tuple(c for c in old if c not in new)))
         entry["cidrs"] = new
@@ -210,11 +309,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="the networks file (default: the shipped one)")
     parser.add_argument("--date", default=datetime.datetime.now(datetime.UTC).date().isoformat(), help="day taken")
     parser.add_argument("--dry-run", action="store_true", help="print the changes, write nothing")
+    parser.add_argument(
+        "--largest", type=int, metavar="N", help="keep only the N largest IPv4 and N largest IPv6 networks per vendor"
+    )
     args = parser.parse_args(argv)
     try:
         datetime.date.fromisoformat(args.date)
         document = json.loads(args.file.read_text(encoding="utf-8"))
-        changes = refresh(document, args.sources, args.date, _read)
+        if args.largest is not None and args.largest < 1:
+            raise ValueError(f"--largest must be at least 1, got {args.largest}")
+        changes = refresh(document, args.sources, args.date, _read, args.largest)
     except (ValueError, OSError) as exc:  # MalformedList is a ValueError
         print(f"networks_refresh: {exc}", file=sys.stderr)
         return 2

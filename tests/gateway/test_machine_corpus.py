@@ -29,7 +29,7 @@ VERDICT_FLOORS = {
     Kind.HUMAN: (0.96, 1.0),
     Kind.IMAGE_PROXY: (1.0, 1.0),
     Kind.PREFETCH: (1.0, 1.0),
-    Kind.SCANNER: (1.0, 0.96),
+    Kind.SCANNER: (1.0, 0.97),
     Kind.UNKNOWN: (1.0, 1.0),
 }
 MACHINE_FLOORS = {"click": (1.0, 0.96), "open": (1.0, 1.0)}
