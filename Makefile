@@ -38,7 +38,9 @@ typecheck: dev
 # Headless Chromium for the tests of what a person sees (tests/gateway/test_openapi_live.py: the /docs page).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (headless browser tests) ..."; \
-		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium >/dev/null; }
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
 pytest: dev browser
 	$(BIN)/python -m pytest
