@@ -1,32 +1,44 @@
 """Journeys generated through a live gateway's public API, and the paths they must produce.
 
-Only what a shop and its email tool can do from outside: ``POST /v1/links`` to sign an email's links, a browser
-fetching the pixel (``/o/``) and following a tracked link (``/c/``), ``POST /v1/events`` for the shop's page views
-(with the visit's ``traffic`` source and medium) and purchases. A person is an email address: the links are
-signed for it and the shop names it in its events, so the email pseudonym is the person key on both sides.
+Only what a shop, its site and its email tool can do from outside: ``POST /v1/links`` to sign an email's links, a
+browser fetching the pixel (``/o/``) and following a tracked link (``/c/``, no ``_ga`` cookie: the mail app is not
+the shop's site), ``POST /v1/identify`` trading the click's landing token for the site's GA client id,
+``POST /v1/events`` for the shop's session starts, page views (with the visit's ``traffic``, or none for a direct
+visit) and purchases, and a history of past orders and sessions imported by ``ga4gw import events`` (NDJSON) or
+``POST /v1/events/import`` (CSV). A person is an email address, or a site's client id that an identification joins
+to one.
 
-One function per kind of journey (``KINDS``); each records the path it expects (the channels in time order) so
-a test can check the journeys the warehouse built before checking what the models made of them. Touches dated
-in the past (up to two days back, inside GA4's 72 hours) come first in a journey; the email and what follows it
-happen in real time, in order, so every touch has its own millisecond.
+One function per kind of journey (``KINDS``); each records the path it expects (the channels in time order) by
+person, so a test checks the journeys the warehouse built, and who it took for one person, before checking what
+the models made of them. The paths follow the README's rules, applied here by hand:
 
-Not generated yet (they come with other parts of issue 15): identify joins (a click, ``POST /v1/identify``, a
-purchase under the site's client id), direct visits (``session_start`` or a source-less page view), history
-older than 72 hours (``ga4gw import events``). Each is one more function here, added to ``KINDS``.
+- a ``session_start`` is always a touch; a page view without a source (or with GA's ``(direct) / (none)``) is a
+  direct touch only when it opens a session (no visit or email click of the person in the 30 minutes before);
+  generated visits are at least 40 minutes apart, so the generator knows which is which;
+- a page view whose medium is ``email`` is the landing of a click, already counted as the click;
+- an identified click belongs to whoever buys under the client id it was joined to, whichever came first.
+
+Past touches are dated: recent ones 40 minutes to two days back, history 4 to 29 days back (beyond GA4's 72
+hours); the email and what follows it happen in real time, in order, each touch in its own millisecond.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.conftest import LiveGateway
+from tests.conftest import LiveGateway, run_cli
 
 HUMAN_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
@@ -34,7 +46,7 @@ HUMAN_UA = (
 BROWSER = {"user-agent": HUMAN_UA, "accept": "text/html", "accept-language": "en"}
 PIXEL = {"user-agent": HUMAN_UA, "accept": "image/*", "accept-language": "en"}
 
-# Five channels arrive as visits with a source and medium, the sixth is email.
+# Five channels arrive as visits with a source and medium, the sixth is email, the seventh direct.
 VISITS = (
     ("google", "cpc"),
     ("google", "organic"),
@@ -42,79 +54,135 @@ VISITS = (
     ("instagram", "social"),
     ("partner", "referral"),
 )
-CHANNELS = ("email", *(f"{s} / {m}" for s, m in VISITS))
+CHANNELS = ("email", *(f"{s} / {m}" for s, m in VISITS), "direct")
+# GA4's default channel group of each, by Google's rules read by hand: google is a search site and cpc a paid
+# medium, facebook and instagram are social sites, referral is Referral's medium.
+DEFAULT_CHANNEL = {
+    "email": "Email",
+    "google / cpc": "Paid Search",
+    "google / organic": "Organic Search",
+    "facebook / paid": "Paid Social",
+    "instagram / social": "Organic Social",
+    "partner / referral": "Referral",
+    "direct": "Direct",
+    "(none)": "(none)",
+}
+# A page view without a source, as shops and GA write it.
+DIRECT_TRAFFIC: tuple[dict[str, str] | None, ...] = (
+    None,
+    {"source": "(direct)", "medium": "(none)"},
+    {"source": "(direct)", "medium": "(not set)"},
+)
+
+Who = dict[str, str]  # {"email": ...} or {"client_id": ...}
+Via = str  # "events" (POST /v1/events), "ndjson" (ga4gw import events) or "csv" (POST /v1/events/import)
+
+
+@dataclass
+class Journey:
+    person: str
+    path: list[str]
 
 
 @dataclass
 class Expected:
-    """What the generator did: the path of every purchase (by transaction id) and of every non-converting person,
-    the revenue of every purchase, and how many events the warehouse must hold."""
+    """What the generator did: the path of every purchase (by transaction id) and of every person's touches after
+    their last purchase (by person), the revenue of every purchase, and how many events the warehouse must hold."""
 
-    purchases: dict[str, list[str]] = field(default_factory=dict)
+    purchases: dict[str, Journey] = field(default_factory=dict)
     revenue: dict[str, str] = field(default_factory=dict)
-    lost: list[list[str]] = field(default_factory=list)
+    lost: dict[str, list[str]] = field(default_factory=dict)
     events: int = 0
+    imported: int = 0
+    owner: dict[str, str] = field(default_factory=dict)  # every stored visit's event id: whose it is
 
 
 @dataclass
 class Shop:
-    """A client of one live gateway: signs links, clicks them like a browser, and sends the shop's events."""
+    """A client of one live gateway: signs links, clicks them like a browser, sends and imports the shop's events."""
 
     gw: LiveGateway
     rng: random.Random
     expected: Expected = field(default_factory=Expected)
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    history: dict[Via, list[dict[str, Any]]] = field(default_factory=lambda: {"ndjson": [], "csv": []})
+    identify_later: list[tuple[str, str]] = field(default_factory=list)
+    people: dict[str, str] = field(default_factory=dict)  # a site's client id: whose it is
 
-    def _auth(self, scope: str) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.gw.token(scope)}"}
+    def _post(self, route: str, scope: str, headers: dict[str, str] | None = None, **request: Any) -> dict[str, Any]:
+        auth = {"authorization": f"Bearer {self.gw.token(scope)}", **(headers or {})}
+        answer = self.http.post(self.gw.url + route, headers=auth, **request)
+        assert answer.status_code in (200, 202), answer.text
+        return dict(answer.json())
 
-    def _events(self, events: list[dict[str, object]]) -> None:
+    def send(self, events: list[dict[str, Any]], via: Via = "events") -> None:
         if not events:
             return
-        answer = self.http.post(self.gw.url + "/v1/events", json={"events": events}, headers=self._auth("events:write"))
-        assert answer.status_code == 202, answer.text
+        if via == "events":
+            answer = self._post("/v1/events", "events:write", json={"events": events})
+            ids = [e["event_id"] for e in answer["events"]]
+            time.sleep(0.002)  # the next live touch has a later millisecond
+        else:  # an import's event ids are import-<the line's event_id>
+            ids = [f"import-{via}-{len(self.history[via]) + n}" for n in range(len(events))]
+            self.history[via] += [
+                {**e, "event_id": i.removeprefix("import-")} for e, i in zip(events, ids, strict=True)
+            ]
+            self.expected.imported += len(events)
+        for event, event_id in zip(events, ids, strict=True):
+            who = event.get("email") or event["client_id"]
+            self.expected.owner[event_id] = self.people.get(who, who)
         self.expected.events += len(events)
 
-    def past_visits(self, email: str, count: int) -> list[str]:
-        """``count`` page views from random channels, dated in the last two days, in one request; their path."""
-        moments = sorted(self.now - timedelta(minutes=self.rng.randrange(10, 47 * 60)) for _ in range(count))
+    def moments(self, count: int, hours: tuple[int, int]) -> list[datetime]:
+        """``count`` times, oldest first, between ``hours`` back (in one-hour slots, up to 20 minutes late): any two
+        are at least 40 minutes apart, and the latest at least 40 minutes before now."""
+        slots = self.rng.sample(range(*hours), count)
+        late = [timedelta(milliseconds=self.rng.randrange(20 * 60_000)) for _ in slots]
+        return sorted(self.now - timedelta(hours=s) + d for s, d in zip(slots, late, strict=True))
+
+    def client_id(self) -> str:
+        return f"{self.rng.randrange(10**8, 10**9)}.{int(self.now.timestamp()) - 86400}"
+
+    def visits(self, who: Who, moments: list[datetime], via: Via = "events") -> list[str]:
+        """Page views from random channels at ``moments``; sometimes a page without a source five minutes after one
+        (a page of that visit's session, not a touch). Their path."""
         picked = [self.rng.choice(VISITS) for _ in moments]
-        self._events(
-            [
-                {
-                    "name": "page_view",
-                    "email": email,
-                    "time": at.isoformat().replace("+00:00", "Z"),
-                    "traffic": {"source": source, "medium": medium, "campaign": f"{source}-{medium}"},
-                    "params": {"page_location": "https://shop.example/"},
-                }
-                for at, (source, medium) in zip(moments, picked, strict=True)
-            ]
-        )
+        events = []
+        for at, (source, medium) in zip(moments, picked, strict=True):
+            traffic = {"source": source, "medium": medium, "campaign": f"{source}-{medium}"}
+            events.append(_event("page_view", who, at, traffic))
+            if self.rng.random() < 0.25:
+                events.append(_event("page_view", who, at + timedelta(minutes=5), None))
+        self.send(events, via)
         return [f"{s} / {m}" for s, m in picked]
 
-    def visit_now(self, email: str) -> list[str]:
+    def past_visits(self, who: Who, count: int) -> list[str]:
+        return self.visits(who, self.moments(count, (1, 48)))
+
+    def visit_now(self, who: Who) -> list[str]:
         source, medium = self.rng.choice(VISITS)
-        self._events(
-            [
-                {
-                    "name": "page_view",
-                    "email": email,
-                    "traffic": {"source": source, "medium": medium},
-                    "params": {"page_location": "https://shop.example/p"},
-                }
-            ]
-        )
+        self.send([_event("page_view", who, None, {"source": source, "medium": medium})])
         return [f"{source} / {medium}"]
 
-    def email_click(self, email: str, *, opened: bool = False) -> list[str]:
-        """An email to ``email``: optionally its pixel fetched (an open), then its link followed (a click)."""
+    def direct(self, who: Who, at: datetime | None = None, via: Via = "events") -> list[str]:
+        """A direct visit: a session start without a source (sometimes with its first page at the same moment), or
+        a page view without one. The caller makes sure no visit or click of ``who`` is in the 30 minutes before."""
+        way = self.rng.randrange(3)
+        if way == 0:
+            events = [_event("session_start", who, at, None)]
+            if self.rng.random() < 0.5:
+                events.append(_event("page_view", who, at, None))
+        else:
+            events = [_event("page_view", who, at, self.rng.choice(DIRECT_TRAFFIC))]
+        self.send(events, via)
+        return ["direct"]
+
+    def email_click(self, email: str, *, opened: bool = False) -> tuple[list[str], str]:
+        """An email to ``email``: optionally its pixel fetched (an open), then its link followed (a click) by a
+        browser without the shop's cookie. Its path and the landing token the redirect carried."""
         body = {"campaign": f"news-{self.rng.randrange(3)}", "email": email, "sent_at": int(time.time()) - 3600}
-        answer = self.http.post(self.gw.url + "/v1/links", json={**body, "urls": ["https://shop.example/sale"]},
-                                headers=self._auth("links:write"))  # fmt: skip
-        assert answer.status_code == 200, answer.text
-        made = answer.json()
+        made = self._post("/v1/links", "links:write", json={**body, "urls": ["https://shop.example/sale"]})
         path = []
         if opened:
             assert self.http.get(self._local(made["pixel"]), headers=PIXEL).status_code == 200
@@ -123,77 +191,200 @@ class Shop:
         click = self.http.get(self._local(made["links"][0]["tracked"]), headers=BROWSER)
         assert click.status_code in (302, 303, 307), click.text
         self.expected.events += 1
-        return [*path, "email"]
+        time.sleep(0.002)
+        return [*path, "email"], parse_qs(urlsplit(click.headers["location"]).query)["ga4gw_lt"][0]
 
-    def purchase(self, email: str) -> str:
-        """A purchase now; returns its transaction id."""
+    def landing(self, who: Who) -> None:
+        """The shop's page view of the click's landing (utm_medium=email): the click already counts, it does not."""
+        self.send([_event("page_view", who, None, {"source": "ga4gw", "medium": "email", "campaign": "news"})])
+
+    def identify(self, token: str, client: str) -> None:
+        answer = self._post("/v1/identify", "identity:write", json={"landing_token": token, "client_id": client})
+        assert answer["accepted"] is True, answer
+        self.expected.events += 1
+
+    def purchase(self, who: Who, at: datetime | None = None, via: Via = "events") -> str:
+        """A purchase (now unless ``at``); returns its transaction id."""
         transaction = f"T-{self.rng.randrange(10**9):09d}"
         revenue = f"{self.rng.randrange(500, 40000) / 100:.2f}"
         params = {"transaction_id": transaction, "value": float(revenue), "currency": "EUR"}
-        self._events([{"name": "purchase", "email": email, "params": params}])
+        self.send([{**_event("purchase", who, at, None), "params": params}], via)
         self.expected.revenue[transaction] = revenue
         return transaction
 
+    def bought(self, person: str, transaction: str, path: list[str]) -> None:
+        self.expected.purchases[transaction] = Journey(person, path)
+
     def _local(self, url: str) -> str:
         return self.gw.url + urlsplit(url).path
+
+
+def _event(name: str, who: Who, at: datetime | None, traffic: dict[str, str] | None) -> dict[str, Any]:
+    event: dict[str, Any] = {"name": name, **who, "params": {"page_location": "https://shop.example/"}}
+    if at is not None:
+        event["time"] = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if traffic is not None:
+        event["traffic"] = traffic
+    return event
 
 
 # Kinds of journey. Each takes the shop and a fresh email address and records what it expects.
 
 
 def searched_and_bought(shop: Shop, email: str) -> None:
-    path = shop.past_visits(email, shop.rng.randint(1, 4))
-    shop.expected.purchases[shop.purchase(email)] = path
+    path = shop.past_visits({"email": email}, shop.rng.randint(1, 4))
+    shop.bought(email, shop.purchase({"email": email}), path)
 
 
 def emailed_and_bought(shop: Shop, email: str) -> None:
-    """Earlier visits, then the email (sometimes opened first), sometimes another visit, then the purchase."""
-    path = shop.past_visits(email, shop.rng.randint(0, 3))
-    path += shop.email_click(email, opened=shop.rng.random() < 0.3)
+    """Earlier visits, then the email (sometimes opened first; sometimes a page without a source after the click, a
+    page of the session the click opened), sometimes another visit, then the purchase."""
+    who = {"email": email}
+    path = shop.past_visits(who, shop.rng.randint(0, 3))
+    clicked, _ = shop.email_click(email, opened=shop.rng.random() < 0.3)
+    path += clicked
+    if shop.rng.random() < 0.4:
+        shop.send([_event("page_view", who, None, None)])
     if shop.rng.random() < 0.5:
-        path += shop.visit_now(email)
-    shop.expected.purchases[shop.purchase(email)] = path
+        path += shop.visit_now(who)
+    shop.bought(email, shop.purchase(who), path)
 
 
 def browsed_and_left(shop: Shop, email: str) -> None:
-    path = shop.past_visits(email, shop.rng.randint(1, 3))
+    path = shop.past_visits({"email": email}, shop.rng.randint(1, 3))
     if shop.rng.random() < 0.4:
-        path += shop.email_click(email)
-    shop.expected.lost.append(path)
+        path += shop.email_click(email)[0]
+    shop.expected.lost[email] = path
 
 
 def bought_twice(shop: Shop, email: str) -> None:
     """A repeat buyer: the second purchase's path holds the first one's touches too (both inside the windows)."""
-    first = shop.past_visits(email, shop.rng.randint(1, 2))
-    shop.expected.purchases[shop.purchase(email)] = first
-    second = first + shop.email_click(email) + shop.visit_now(email)
-    shop.expected.purchases[shop.purchase(email)] = second
+    who = {"email": email}
+    first = shop.past_visits(who, shop.rng.randint(1, 2))
+    shop.bought(email, shop.purchase(who), first)
+    second = first + shop.email_click(email)[0] + shop.visit_now(who)
+    shop.bought(email, shop.purchase(who), second)
 
 
 def bought_then_browsed(shop: Shop, email: str) -> None:
     """A buyer who comes back without buying: the touches after the purchase are a non-converting journey."""
-    path = shop.past_visits(email, shop.rng.randint(1, 3))
-    shop.expected.purchases[shop.purchase(email)] = path
-    shop.expected.lost.append(shop.visit_now(email) + shop.email_click(email))
+    who = {"email": email}
+    path = shop.past_visits(who, shop.rng.randint(1, 3))
+    shop.bought(email, shop.purchase(who), path)
+    shop.expected.lost[email] = shop.visit_now(who) + shop.email_click(email)[0]
 
 
 def bought_untouched(shop: Shop, email: str) -> None:
-    shop.expected.purchases[shop.purchase(email)] = ["(none)"]
+    shop.bought(email, shop.purchase({"email": email}), ["(none)"])
+
+
+def _clicked_on_the_site(shop: Shop, email: str) -> tuple[Who, list[str], str]:
+    """The site's visitor (a client id, visits from other channels before) clicks the email; the site's page
+    view of the landing. The visitor, the path so far and the click's landing token."""
+    site = {"client_id": shop.client_id()}
+    shop.people[site["client_id"]] = email
+    path = shop.past_visits(site, shop.rng.randint(0, 2))
+    clicked, token = shop.email_click(email)
+    shop.landing(site)
+    return site, path + clicked, token
+
+
+def clicked_identified_bought(shop: Shop, email: str) -> None:
+    """Identify join: the site trades the landing token for its client id, then the purchase under the client id
+    alone. The click and the site's visits are one person's journey."""
+    site, path, token = _clicked_on_the_site(shop, email)
+    shop.identify(token, site["client_id"])
+    if shop.rng.random() < 0.4:
+        path += shop.visit_now(site)
+    shop.bought(email, shop.purchase(site), path)
+
+
+def bought_then_identified(shop: Shop, email: str) -> None:
+    """The same, but the identification is posted once the purchase is in the warehouse (``generate`` does it at
+    the end): the run, not the ingest, joins them."""
+    site, path, token = _clicked_on_the_site(shop, email)
+    shop.bought(email, shop.purchase(site), path)
+    shop.identify_later.append((token, site["client_id"]))
+
+
+def identified_and_left(shop: Shop, email: str) -> None:
+    site, path, token = _clicked_on_the_site(shop, email)
+    shop.identify(token, site["client_id"])
+    shop.expected.lost[email] = path + shop.visit_now(site)
+
+
+def came_back_direct(shop: Shop, email: str) -> None:
+    """Visits from channels, then a direct visit (sometimes with more pages of its session), then the purchase:
+    last touch is direct, last non-direct the latest channel before it."""
+    who = {"email": email}
+    path = shop.past_visits(who, shop.rng.randint(1, 3)) + shop.direct(who)
+    if shop.rng.random() < 0.4:
+        shop.send([_event("page_view", who, None, None)])
+    shop.bought(email, shop.purchase(who), path)
+
+
+def only_direct(shop: Shop, email: str) -> None:
+    """Direct visits only (sometimes one two days back): last non-direct falls back to the last touch."""
+    who = {"email": email}
+    path = shop.direct(who, shop.moments(1, (1, 48))[0]) if shop.rng.random() < 0.5 else []
+    path += shop.direct(who)
+    shop.bought(email, shop.purchase(who), path)
+
+
+def _history(shop: Shop, who: Who, via: Via, days: int) -> list[str]:
+    """Visits (sometimes a direct one) dated ``days`` to ``days`` + 3 back, before a purchase ``days`` back."""
+    moments = shop.moments(shop.rng.randint(1, 3), (24 * days + 1, 24 * (days + 3)))
+    if shop.rng.random() < 0.3:  # the latest visit a direct landing
+        *moments, landing = moments
+        return (shop.visits(who, moments, via) if moments else []) + shop.direct(who, landing, via)
+    return shop.visits(who, moments, via)
+
+
+def bought_weeks_ago(shop: Shop, email: str) -> None:
+    """A purchase 4 to 26 days back and the visits before it, all dated, sent to ``/v1/events``."""
+    who, days = {"email": email}, shop.rng.randint(4, 26)
+    path = _history(shop, who, "events", days)
+    shop.bought(email, shop.purchase(who, shop.now - timedelta(days=days)), path)
+
+
+def imported_history(shop: Shop, email: str) -> None:
+    """An imported past purchase with its visits; sometimes the person comes back by email and buys again now."""
+    who, days, via = {"email": email}, shop.rng.randint(4, 26), shop.rng.choice(("ndjson", "csv"))
+    path = _history(shop, who, via, days)
+    shop.bought(email, shop.purchase(who, shop.now - timedelta(days=days), via), path)
+    if shop.rng.random() < 0.5:
+        again = path + shop.email_click(email)[0]  # the click before the purchase
+        shop.bought(email, shop.purchase(who), again)
+
+
+def imported_and_left(shop: Shop, email: str) -> None:
+    who = {"email": email}
+    via = shop.rng.choice(("ndjson", "csv"))
+    shop.expected.lost[email] = shop.visits(who, shop.moments(shop.rng.randint(1, 3), (96, 28 * 24)), via)
 
 
 Kind = Callable[[Shop, str], None]
 KINDS: dict[Kind, int] = {
-    searched_and_bought: 80,
-    emailed_and_bought: 90,
-    browsed_and_left: 80,
-    bought_twice: 20,
-    bought_then_browsed: 20,
+    searched_and_bought: 40,
+    emailed_and_bought: 50,
+    browsed_and_left: 40,
+    bought_twice: 15,
+    bought_then_browsed: 15,
     bought_untouched: 10,
+    clicked_identified_bought: 25,
+    bought_then_identified: 20,
+    identified_and_left: 10,
+    came_back_direct: 30,
+    only_direct: 15,
+    bought_weeks_ago: 20,
+    imported_history: 30,
+    imported_and_left: 10,
 }
 
 
-def generate(gw: LiveGateway, seed: int) -> Expected:
-    """Every kind of journey as often as ``KINDS`` says, in a shuffled order, one new person each."""
+def generate(gw: LiveGateway, seed: int, workdir: Path) -> Expected:
+    """Every kind of journey as often as ``KINDS`` says, in a shuffled order, one new person each; then the history
+    imported, and once all of it is in the warehouse, the identifications that come after the purchase."""
     rng = random.Random(seed)
     shop = Shop(gw, rng)
     plan = [kind for kind, times in KINDS.items() for _ in range(times)]
@@ -201,4 +392,45 @@ def generate(gw: LiveGateway, seed: int) -> Expected:
     with shop.http:
         for n, kind in enumerate(plan):
             kind(shop, f"person{n:04d}.{kind.__name__}@example.com")
+        ndjson = workdir / "history.ndjson"
+        ndjson.write_text("".join(json.dumps(e) + "\n" for e in shop.history["ndjson"]), encoding="utf-8")
+        result = run_cli("import", "events", str(ndjson), "--quiet", env=gw.env)
+        assert result.returncode == 0, result.stderr
+        shop._post("/v1/events/import", "events:import", content=_csv(shop.history["csv"]),
+                   headers={"content-type": "text/csv"})  # fmt: skip
+        wait_stored(gw, shop.expected.events)
+        for token, client in shop.identify_later:
+            shop.identify(token, client)
+        wait_stored(gw, shop.expected.events)
     return shop.expected
+
+
+def _csv(events: list[dict[str, Any]]) -> bytes:
+    """The events as CSV, nested fields in dotted columns (``traffic.source``, ``params.value``)."""
+    rows = []
+    for event in events:
+        row: dict[str, Any] = {}
+        for key, value in event.items():
+            row.update({f"{key}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {key: value})
+        rows.append(row)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, sorted({c for row in rows for c in row}))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def select(gw: LiveGateway, query: str) -> list[dict[str, Any]]:
+    """Rows of ``query`` read through the running gateway's ClickHouse interface."""
+    answer = httpx.post(gw.url + "/clickhouse/", content=(query + " FORMAT JSONEachRow").encode(),
+                        headers={"authorization": f"Bearer {gw.token('sql:read')}"}, timeout=120)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return [json.loads(line) for line in answer.text.splitlines()]
+
+
+def wait_stored(gw: LiveGateway, events: int) -> None:
+    deadline = time.monotonic() + 60
+    while (stored := int(select(gw, "SELECT count() AS n FROM events")[0]["n"])) < events:
+        assert time.monotonic() < deadline, f"{stored} of {events} events reached the warehouse"
+        time.sleep(0.2)
+    assert stored == events, f"{stored} events stored, {events} made"
