@@ -201,7 +201,7 @@ def test_every_model_equals_an_independent_computation(proof: Proof) -> None:
     assert {m for m, _, _ in stored} == set(MODELS)
 
 
-@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("order", [1, 2, 3])
 def test_markov_agrees_with_channelattribution(proof: Proof, order: int) -> None:
     paths: Counter[tuple[str, bool]] = Counter()
     for journey in ind.journeys(proof.touches).values():
