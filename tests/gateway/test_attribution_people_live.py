@@ -60,7 +60,8 @@ def _rows(gw: LiveGateway, query: str) -> list[dict[str, Any]]:
 
 
 # A link is signed for the sender's subscriber key, or for an email alone (its pseudonym is then the recipient).
-@pytest.mark.parametrize("signed_for", [{"recipient": "sub-1501"}, {"email": "ann.1501@example.com"}], ids=str)
+@pytest.mark.parametrize("signed_for", [{"recipient": "sub-1501"}, {"email": "ann.1501@example.com"}],
+                         ids=["subscriber key", "email alone"])  # fmt: skip
 @pytest.mark.parametrize("identified", ["before the purchase", "after the purchase"])
 def test_an_identified_click_is_in_the_path_of_the_purchase_made_under_the_sites_client_id(
     gw: LiveGateway, identified: str, signed_for: dict[str, str]
