@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config.settings import Settings
 from gateway.state.consent_link import ConsentLink
-from gateway.state.identity_link import person_of
+from gateway.state.identity_link import landing_pseudonym, person_of
 from gateway.stores.outbox import Outbox
 from gateway.telemetry.metrics import Metrics
 from identity import LandingTokens, Pseudonymizer
@@ -248,7 +248,7 @@ class Edge:
         lt = ""  # only the shop's own sites get a token (GA4GW_LANDING_DOMAINS): never a third party
         if host_allowed(host_of(token.url), self._landing_domains):
             lt = self._landing.issue(
-                recipient_pseudonym=pseudonym if personal else "",
+                recipient_pseudonym=landing_pseudonym(token.recipient, self._pseudonymizer) if personal else "",
                 campaign_id=token.campaign_id,
                 link_id=token.link_id,
                 event_id=event_id,

@@ -43,7 +43,7 @@ from warehouse import EventRow
 if TYPE_CHECKING:  # only annotations: importing it would load the ClickHouse driver
     from warehouse import Warehouse
 
-__all__ = ["IdentityLink", "edges_of", "identifiers_of", "person_of"]
+__all__ = ["IdentityLink", "edges_of", "identifiers_of", "landing_pseudonym", "person_of"]
 
 log = logging.getLogger(__name__)
 _SOURCES = {"server": "server_event", "import": "server_event", "mp": "mp_ingest", "identify": "landing_token"}
@@ -57,13 +57,22 @@ def _id(kind: Kind, value: str) -> Identifier | None:
         return None
 
 
+def landing_pseudonym(recipient: str, pseudonymizer: Pseudonymizer) -> str:
+    """The pseudonym a click's landing token carries for its recipient, so ``POST /v1/identify`` joins the very
+    identifier the click names: the email's pseudonym itself for a link signed for an email alone (its recipient
+    is that pseudonym), else the recipient key's ``rc_`` pseudonym."""
+    return recipient if _EMAIL_PSEUDONYM.fullmatch(recipient) else pseudonymizer.pseudonym("rc", recipient)
+
+
+def _pseudonym_id(pseudonym: str) -> Identifier | None:
+    return _id(Kind.EMAIL if _EMAIL_PSEUDONYM.fullmatch(pseudonym) else Kind.RECIPIENT, pseudonym)
+
+
 def _recipient(row: EventRow, pseudonymizer: Pseudonymizer) -> Identifier | None:
     """A hit's recipient: a link signed for an email alone carries the email's pseudonym as its recipient."""
     if not row.recipient:
         return None
-    if _EMAIL_PSEUDONYM.fullmatch(row.recipient):
-        return _id(Kind.EMAIL, row.recipient)
-    return _id(Kind.RECIPIENT, pseudonymizer.pseudonym("rc", row.recipient))
+    return _pseudonym_id(landing_pseudonym(row.recipient, pseudonymizer))
 
 
 def identifiers_of(row: EventRow, pseudonymizer: Pseudonymizer) -> list[Identifier]:
@@ -71,7 +80,7 @@ def identifiers_of(row: EventRow, pseudonymizer: Pseudonymizer) -> list[Identifi
     found = [
         _id(Kind.USER, row.user_id),
         _id(Kind.EMAIL, row.params.get("email_pseudonym", "")),
-        _id(Kind.RECIPIENT, row.params.get("recipient_pseudonym", "")),
+        _pseudonym_id(row.params.get("recipient_pseudonym", "")),  # an identification's (landing_pseudonym)
         _recipient(row, pseudonymizer),
         _id(Kind.GA_CLIENT, row.ga_client_id),
     ]

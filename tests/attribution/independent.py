@@ -4,6 +4,9 @@ Nothing here imports ``attribution``: the rules are written again from the READM
 hold the package's SQL (and its numpy solve) against a second, independent implementation.
 
 - Rule models: each touch gets a raw score, times its weight, normalised per conversion (README "Models").
+  ``last_non_direct`` takes the last touch whose channel is neither ``direct`` (a visit without a source, GA's
+  ``(direct) / (none)``...: the journeys already name it so) nor ``(none)`` (a conversion without touches), and
+  the last touch when there is none such.
 - Markov of order k: the states of channelattribution (windows of k channels, equal neighbours merged), the
   chain's absorption probability found by iterating ``x = r + Q x`` to a fixed point (not by a linear solve), and
   the removal effect ``1 - P(conversion without c) / P(conversion)``; a conversion's credit is shared among its
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-DIRECT = frozenset({"direct", "(none)"})
+DIRECT = frozenset({"direct", "(none)"})  # the channels last_non_direct passes over
 State = tuple[str, ...]
 
 

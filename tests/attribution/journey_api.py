@@ -1,199 +1,197 @@
 """Journeys generated through a live gateway's public API, and the paths they must produce.
 
-Only what a shop and its email tool can do from outside: ``POST /v1/links`` to sign an email's links, a browser
-fetching the pixel (``/o/``) and following a tracked link (``/c/``), ``POST /v1/events`` for the shop's page views
-(with the visit's ``traffic`` source and medium) and purchases. A person is an email address: the links are
-signed for it and the shop names it in its events, so the email pseudonym is the person key on both sides.
+Only what a shop, its site and its email tool can do from outside (``shop.Shop``): signed links, opens and clicks
+through ``/o/`` and ``/c/``, ``POST /v1/identify`` with the click's landing token and the site's GA client id,
+``POST /v1/events`` for the shop's session starts, page views (with the visit's ``traffic``, or none for a direct
+visit) and purchases, and a history of past orders and sessions imported by ``ga4gw import events`` (NDJSON) or
+``POST /v1/events/import`` (CSV). A person is an email address, or a site's client id that an identification joins
+to one.
 
-One function per kind of journey (``KINDS``); each records the path it expects (the channels in time order) so
-a test can check the journeys the warehouse built before checking what the models made of them. Touches dated
-in the past (up to two days back, inside GA4's 72 hours) come first in a journey; the email and what follows it
-happen in real time, in order, so every touch has its own millisecond.
+One function per kind of journey (``KINDS``); each records the path it expects (the channels in time order) by
+person, so a test checks the journeys the warehouse built, and who it took for one person, before checking what
+the models made of them. The paths follow the README's rules, applied here by hand:
 
-Not generated yet (they come with other parts of issue 15): identify joins (a click, ``POST /v1/identify``, a
-purchase under the site's client id), direct visits (``session_start`` or a source-less page view), history
-older than 72 hours (``ga4gw import events``). Each is one more function here, added to ``KINDS``.
+- a ``session_start`` is always a touch; a page view without a source (or with GA's ``(direct) / (none)``) is a
+  direct touch only when it opens a session (no visit or email click of the person in the 30 minutes before);
+  generated visits are at least 40 minutes apart, so the generator knows which is which;
+- a page view whose medium is ``email`` is the landing of a click, already counted as the click;
+- an identified click belongs to whoever buys under the client id it was joined to, whichever came first.
+
+Past touches are dated: recent ones 40 minutes to two days back, history 4 to 29 days back (beyond GA4's 72
+hours); the email and what follows it happen in real time, in order, each touch in its own millisecond.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
-
-import httpx
+from datetime import timedelta
+from pathlib import Path
 
 from tests.conftest import LiveGateway
 
-HUMAN_UA = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
-)
-BROWSER = {"user-agent": HUMAN_UA, "accept": "text/html", "accept-language": "en"}
-PIXEL = {"user-agent": HUMAN_UA, "accept": "image/*", "accept-language": "en"}
+from .shop import CHANNELS, DEFAULT_CHANNEL, Expected, Shop, Via, Who, select, wait_stored
 
-# Five channels arrive as visits with a source and medium, the sixth is email.
-VISITS = (
-    ("google", "cpc"),
-    ("google", "organic"),
-    ("facebook", "paid"),
-    ("instagram", "social"),
-    ("partner", "referral"),
-)
-CHANNELS = ("email", *(f"{s} / {m}" for s, m in VISITS))
-
-
-@dataclass
-class Expected:
-    """What the generator did: the path of every purchase (by transaction id) and of every non-converting person,
-    the revenue of every purchase, and how many events the warehouse must hold."""
-
-    purchases: dict[str, list[str]] = field(default_factory=dict)
-    revenue: dict[str, str] = field(default_factory=dict)
-    lost: list[list[str]] = field(default_factory=list)
-    events: int = 0
-
-
-@dataclass
-class Shop:
-    """A client of one live gateway: signs links, clicks them like a browser, and sends the shop's events."""
-
-    gw: LiveGateway
-    rng: random.Random
-    expected: Expected = field(default_factory=Expected)
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def _auth(self, scope: str) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.gw.token(scope)}"}
-
-    def _events(self, events: list[dict[str, object]]) -> None:
-        if not events:
-            return
-        answer = self.http.post(self.gw.url + "/v1/events", json={"events": events}, headers=self._auth("events:write"))
-        assert answer.status_code == 202, answer.text
-        self.expected.events += len(events)
-
-    def past_visits(self, email: str, count: int) -> list[str]:
-        """``count`` page views from random channels, dated in the last two days, in one request; their path."""
-        moments = sorted(self.now - timedelta(minutes=self.rng.randrange(10, 47 * 60)) for _ in range(count))
-        picked = [self.rng.choice(VISITS) for _ in moments]
-        self._events(
-            [
-                {
-                    "name": "page_view",
-                    "email": email,
-                    "time": at.isoformat().replace("+00:00", "Z"),
-                    "traffic": {"source": source, "medium": medium, "campaign": f"{source}-{medium}"},
-                    "params": {"page_location": "https://shop.example/"},
-                }
-                for at, (source, medium) in zip(moments, picked, strict=True)
-            ]
-        )
-        return [f"{s} / {m}" for s, m in picked]
-
-    def visit_now(self, email: str) -> list[str]:
-        source, medium = self.rng.choice(VISITS)
-        self._events(
-            [
-                {
-                    "name": "page_view",
-                    "email": email,
-                    "traffic": {"source": source, "medium": medium},
-                    "params": {"page_location": "https://shop.example/p"},
-                }
-            ]
-        )
-        return [f"{source} / {medium}"]
-
-    def email_click(self, email: str, *, opened: bool = False) -> list[str]:
-        """An email to ``email``: optionally its pixel fetched (an open), then its link followed (a click)."""
-        body = {"campaign": f"news-{self.rng.randrange(3)}", "email": email, "sent_at": int(time.time()) - 3600}
-        answer = self.http.post(self.gw.url + "/v1/links", json={**body, "urls": ["https://shop.example/sale"]},
-                                headers=self._auth("links:write"))  # fmt: skip
-        assert answer.status_code == 200, answer.text
-        made = answer.json()
-        path = []
-        if opened:
-            assert self.http.get(self._local(made["pixel"]), headers=PIXEL).status_code == 200
-            path.append("email")
-            self.expected.events += 1
-        click = self.http.get(self._local(made["links"][0]["tracked"]), headers=BROWSER)
-        assert click.status_code in (302, 303, 307), click.text
-        self.expected.events += 1
-        return [*path, "email"]
-
-    def purchase(self, email: str) -> str:
-        """A purchase now; returns its transaction id."""
-        transaction = f"T-{self.rng.randrange(10**9):09d}"
-        revenue = f"{self.rng.randrange(500, 40000) / 100:.2f}"
-        params = {"transaction_id": transaction, "value": float(revenue), "currency": "EUR"}
-        self._events([{"name": "purchase", "email": email, "params": params}])
-        self.expected.revenue[transaction] = revenue
-        return transaction
-
-    def _local(self, url: str) -> str:
-        return self.gw.url + urlsplit(url).path
+__all__ = ["CHANNELS", "DEFAULT_CHANNEL", "KINDS", "Expected", "generate", "select"]
 
 
 # Kinds of journey. Each takes the shop and a fresh email address and records what it expects.
 
 
 def searched_and_bought(shop: Shop, email: str) -> None:
-    path = shop.past_visits(email, shop.rng.randint(1, 4))
-    shop.expected.purchases[shop.purchase(email)] = path
+    path = shop.past_visits({"email": email}, shop.rng.randint(1, 4))
+    shop.bought(email, shop.purchase({"email": email}), path)
 
 
 def emailed_and_bought(shop: Shop, email: str) -> None:
-    """Earlier visits, then the email (sometimes opened first), sometimes another visit, then the purchase."""
-    path = shop.past_visits(email, shop.rng.randint(0, 3))
-    path += shop.email_click(email, opened=shop.rng.random() < 0.3)
+    """Earlier visits, then the email (sometimes opened first; sometimes a page without a source after the click, a
+    page of the session the click opened), sometimes another visit, then the purchase."""
+    who = {"email": email}
+    path = shop.past_visits(who, shop.rng.randint(0, 3))
+    clicked, _ = shop.email_click(email, opened=shop.rng.random() < 0.3)
+    path += clicked
+    if shop.rng.random() < 0.4:
+        shop.page(who)
     if shop.rng.random() < 0.5:
-        path += shop.visit_now(email)
-    shop.expected.purchases[shop.purchase(email)] = path
+        path += shop.visit_now(who)
+    shop.bought(email, shop.purchase(who), path)
 
 
 def browsed_and_left(shop: Shop, email: str) -> None:
-    path = shop.past_visits(email, shop.rng.randint(1, 3))
+    path = shop.past_visits({"email": email}, shop.rng.randint(1, 3))
     if shop.rng.random() < 0.4:
-        path += shop.email_click(email)
-    shop.expected.lost.append(path)
+        path += shop.email_click(email)[0]
+    shop.expected.lost[email] = path
 
 
 def bought_twice(shop: Shop, email: str) -> None:
     """A repeat buyer: the second purchase's path holds the first one's touches too (both inside the windows)."""
-    first = shop.past_visits(email, shop.rng.randint(1, 2))
-    shop.expected.purchases[shop.purchase(email)] = first
-    second = first + shop.email_click(email) + shop.visit_now(email)
-    shop.expected.purchases[shop.purchase(email)] = second
+    who = {"email": email}
+    first = shop.past_visits(who, shop.rng.randint(1, 2))
+    shop.bought(email, shop.purchase(who), first)
+    second = first + shop.email_click(email)[0] + shop.visit_now(who)
+    shop.bought(email, shop.purchase(who), second)
 
 
 def bought_then_browsed(shop: Shop, email: str) -> None:
     """A buyer who comes back without buying: the touches after the purchase are a non-converting journey."""
-    path = shop.past_visits(email, shop.rng.randint(1, 3))
-    shop.expected.purchases[shop.purchase(email)] = path
-    shop.expected.lost.append(shop.visit_now(email) + shop.email_click(email))
+    who = {"email": email}
+    path = shop.past_visits(who, shop.rng.randint(1, 3))
+    shop.bought(email, shop.purchase(who), path)
+    shop.expected.lost[email] = shop.visit_now(who) + shop.email_click(email)[0]
 
 
 def bought_untouched(shop: Shop, email: str) -> None:
-    shop.expected.purchases[shop.purchase(email)] = ["(none)"]
+    shop.bought(email, shop.purchase({"email": email}), ["(none)"])
+
+
+def _clicked_on_the_site(shop: Shop, email: str) -> tuple[Who, list[str], str]:
+    """The site's visitor (a client id, visits from other channels before) clicks the email; the site's page
+    view of the landing. The visitor, the path so far and the click's landing token."""
+    site = {"client_id": shop.client_id()}
+    shop.people[site["client_id"]] = email
+    path = shop.past_visits(site, shop.rng.randint(0, 2))
+    clicked, token = shop.email_click(email)
+    shop.landing(site)
+    return site, path + clicked, token
+
+
+def clicked_identified_bought(shop: Shop, email: str) -> None:
+    """Identify join: the site trades the landing token for its client id, then the purchase under the client id
+    alone. The click and the site's visits are one person's journey."""
+    site, path, token = _clicked_on_the_site(shop, email)
+    shop.identify(token, site["client_id"])
+    if shop.rng.random() < 0.4:
+        path += shop.visit_now(site)
+    shop.bought(email, shop.purchase(site), path)
+
+
+def bought_then_identified(shop: Shop, email: str) -> None:
+    """The same, but the identification is posted once the purchase is in the warehouse (``generate`` does it at
+    the end): the run, not the ingest, joins them."""
+    site, path, token = _clicked_on_the_site(shop, email)
+    shop.bought(email, shop.purchase(site), path)
+    shop.identify_later.append((token, site["client_id"]))
+
+
+def identified_and_left(shop: Shop, email: str) -> None:
+    site, path, token = _clicked_on_the_site(shop, email)
+    shop.identify(token, site["client_id"])
+    shop.expected.lost[email] = path + shop.visit_now(site)
+
+
+def came_back_direct(shop: Shop, email: str) -> None:
+    """Visits from channels, then a direct visit (sometimes with more pages of its session), then the purchase:
+    last touch is direct, last non-direct the latest channel before it."""
+    who = {"email": email}
+    path = shop.past_visits(who, shop.rng.randint(1, 3)) + shop.direct(who)
+    if shop.rng.random() < 0.4:
+        shop.page(who)
+    shop.bought(email, shop.purchase(who), path)
+
+
+def only_direct(shop: Shop, email: str) -> None:
+    """Direct visits only (sometimes one two days back): last non-direct falls back to the last touch."""
+    who = {"email": email}
+    path = shop.direct(who, shop.moments(1, (1, 48))[0]) if shop.rng.random() < 0.5 else []
+    path += shop.direct(who)
+    shop.bought(email, shop.purchase(who), path)
+
+
+def _history(shop: Shop, who: Who, via: Via, days: int) -> list[str]:
+    """Visits (sometimes a direct one) dated ``days`` to ``days`` + 3 back, before a purchase ``days`` back."""
+    moments = shop.moments(shop.rng.randint(1, 3), (24 * days + 1, 24 * (days + 3)))
+    if shop.rng.random() < 0.3:  # the latest visit a direct landing
+        *moments, landing = moments
+        return (shop.visits(who, moments, via) if moments else []) + shop.direct(who, landing, via)
+    return shop.visits(who, moments, via)
+
+
+def bought_weeks_ago(shop: Shop, email: str) -> None:
+    """A purchase 4 to 26 days back and the visits before it, all dated, sent to ``/v1/events``."""
+    who, days = {"email": email}, shop.rng.randint(4, 26)
+    path = _history(shop, who, "events", days)
+    shop.bought(email, shop.purchase(who, shop.now - timedelta(days=days)), path)
+
+
+def imported_history(shop: Shop, email: str) -> None:
+    """An imported past purchase with its visits; sometimes the person comes back by email and buys again now."""
+    who, days, via = {"email": email}, shop.rng.randint(4, 26), shop.rng.choice(("ndjson", "csv"))
+    path = _history(shop, who, via, days)
+    shop.bought(email, shop.purchase(who, shop.now - timedelta(days=days), via), path)
+    if shop.rng.random() < 0.5:
+        again = path + shop.email_click(email)[0]  # the click before the purchase
+        shop.bought(email, shop.purchase(who), again)
+
+
+def imported_and_left(shop: Shop, email: str) -> None:
+    who = {"email": email}
+    via = shop.rng.choice(("ndjson", "csv"))
+    shop.expected.lost[email] = shop.visits(who, shop.moments(shop.rng.randint(1, 3), (96, 28 * 24)), via)
 
 
 Kind = Callable[[Shop, str], None]
 KINDS: dict[Kind, int] = {
-    searched_and_bought: 80,
-    emailed_and_bought: 90,
-    browsed_and_left: 80,
-    bought_twice: 20,
-    bought_then_browsed: 20,
+    searched_and_bought: 40,
+    emailed_and_bought: 50,
+    browsed_and_left: 40,
+    bought_twice: 15,
+    bought_then_browsed: 15,
     bought_untouched: 10,
+    clicked_identified_bought: 25,
+    bought_then_identified: 20,
+    identified_and_left: 10,
+    came_back_direct: 30,
+    only_direct: 15,
+    bought_weeks_ago: 20,
+    imported_history: 30,
+    imported_and_left: 10,
 }
 
 
-def generate(gw: LiveGateway, seed: int) -> Expected:
-    """Every kind of journey as often as ``KINDS`` says, in a shuffled order, one new person each."""
+def generate(gw: LiveGateway, seed: int, workdir: Path) -> Expected:
+    """Every kind of journey as often as ``KINDS`` says, in a shuffled order, one new person each; then the history
+    imported, and once all of it is in the warehouse, the identifications that come after the purchase."""
     rng = random.Random(seed)
     shop = Shop(gw, rng)
     plan = [kind for kind, times in KINDS.items() for _ in range(times)]
@@ -201,4 +199,9 @@ def generate(gw: LiveGateway, seed: int) -> Expected:
     with shop.http:
         for n, kind in enumerate(plan):
             kind(shop, f"person{n:04d}.{kind.__name__}@example.com")
+        shop.import_history(workdir)
+        wait_stored(gw, shop.expected.events)
+        for token, client in shop.identify_later:
+            shop.identify(token, client)
+        wait_stored(gw, shop.expected.events)
     return shop.expected

@@ -59,11 +59,14 @@ def _rows(gw: LiveGateway, query: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+# A link is signed for the sender's subscriber key, or for an email alone (its pseudonym is then the recipient).
+@pytest.mark.parametrize("signed_for", [{"recipient": "sub-1501"}, {"email": "ann.1501@example.com"}],
+                         ids=["subscriber key", "email alone"])  # fmt: skip
 @pytest.mark.parametrize("identified", ["before the purchase", "after the purchase"])
 def test_an_identified_click_is_in_the_path_of_the_purchase_made_under_the_sites_client_id(
-    gw: LiveGateway, identified: str
+    gw: LiveGateway, identified: str, signed_for: dict[str, str]
 ) -> None:
-    made = links(gw, recipient="sub-1501", urls=["https://shop.example/sale"])
+    made = links(gw, **signed_for, urls=["https://shop.example/sale"])
     click = httpx.get(local(gw, made["links"][0]["tracked"]), headers=_BROWSER)  # no _ga cookie on the mail app
     landing = parse_qs(urlsplit(click.headers["location"]).query)["ga4gw_lt"][0]
     time.sleep(0.01)

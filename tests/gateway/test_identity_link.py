@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from gateway.state.identity_link import IdentityLink, edges_of, identifiers_of
+from gateway.state.identity_link import IdentityLink, edges_of, identifiers_of, landing_pseudonym
 from identity import GraphConfig, Identifier, Kind, Pseudonymizer
 from warehouse import EventRow
 
@@ -37,6 +37,18 @@ def test_a_click_joins_its_recipient_to_the_cookie_and_to_the_email_it_was_signe
     }
     assert edges_of(hit(recipient=""), KEYS) == []  # anonymous
     assert edges_of(hit(), KEYS) == []  # nothing seen with it
+
+
+def test_an_identification_joins_the_identifier_the_click_names() -> None:
+    """The landing token carries the click's own recipient: for a link signed for an email alone that is the
+    email's pseudonym (an ``rc_`` pseudonym of it would be an identifier no event names, and the join would fail)."""
+    for recipient, named in ((EMAIL, f"email:{EMAIL}"), ("sub-1", f"recipient:{KEYS.pseudonym('rc', 'sub-1')}")):
+        click = hit(recipient=recipient)
+        [clicked] = identifiers_of(click, KEYS)
+        identify = hit(source="identify", event_name="identify", recipient="", ga_client_id="5.1700000000",
+                       params={"recipient_pseudonym": landing_pseudonym(recipient, KEYS)})  # fmt: skip
+        assert clicked.key == named
+        assert keys(edges_of(identify, KEYS)) == {(named, "ga_client:5.1700000000", "landing_token")}
 
 
 def test_the_shops_events_join_what_they_name_together_and_never_a_raw_value() -> None:
