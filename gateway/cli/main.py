@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ga4gw`` console script."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # argparse writes --help itself and ignores a closed pipe
     try:
         return _run(args)
     except BrokenPipeError:
