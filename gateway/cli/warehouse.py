@@ -46,13 +46,8 @@ _WITH_NAMES = {
 def _output_format(args: argparse.Namespace) -> str:
     """The format to ask for: with a header row when asked, or by default when standard output is a terminal."""
     header = sys.stdout.isatty() if args.header is None else args.header
-    if not header:
-        return str(args.format)
-    if args.format in _WITH_NAMES:
-        return _WITH_NAMES[args.format]
-    if args.header and not args.format.endswith("WithNames") and not args.format.endswith("WithNamesAndTypes"):
-        raise CommandError(f"--header: the format {args.format} has no header row variant", status=2)
-    return str(args.format)
+    # Other formats name the columns their own way (JSON, Pretty, Markdown, ...WithNames) or never (RowBinary).
+    return _WITH_NAMES.get(args.format, args.format) if header else str(args.format)
 
 
 def _sql(settings: Settings, args: argparse.Namespace) -> int:

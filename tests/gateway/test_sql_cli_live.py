@@ -49,6 +49,8 @@ def test_header_on_request_and_off_on_request(env: dict[str, str]) -> None:
     shown = run_cli("sql", "--header", QUERY, env=env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[0] == "letters\tcounts\tpair\ttext"
+    csv = run_cli("sql", "--header", "--format", "CSV", "SELECT 1 AS a", env=env)
+    assert csv.stdout == '"a"\n1\n', csv.stderr
     bare = run_cli("sql", "--no-header", QUERY, env=env)
     assert bare.stdout.splitlines() == ["['a','b']\t{'k':1}\t(1,'x')\tit\\'s"]
 
