@@ -78,10 +78,18 @@ def _quote(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# chDB wraps some errors in themselves: "Code: 73. DB::Exception: Code: 73. DB::Exception: ... (version x). (NAME)"
+_NESTED_HEAD = re.compile(r"^(Code: \d+\. DB::Exception: )(?:Code: \d+\. DB::Exception: )+")
+_NESTED_TAIL = re.compile(r"(?: \(version [\w.-]+\)\. \([A-Z_]+\))+$")
+
+
 def _wrap(exc: BaseException) -> WarehouseError:
     text = str(exc)
     at = text.find("Code: ")
-    return QueryError.from_exception(RuntimeError(text[at:] if at > 0 else text))
+    text = text[at:] if at > 0 else text
+    if _NESTED_HEAD.match(text):  # said once, as a server says it
+        text = _NESTED_TAIL.sub("", _NESTED_HEAD.sub(r"\1", text))
+    return QueryError.from_exception(RuntimeError(text))
 
 
 class Analyst:

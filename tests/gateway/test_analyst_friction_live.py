@@ -146,3 +146,12 @@ def test_external_data_is_refused_with_the_reason(gw: LiveGateway) -> None:
     with pytest.raises(DatabaseError, match="external data") as failed:
         _client(gw).query("SELECT count() FROM ids", external_data=data)
     assert "Code: 36" in str(failed.value)
+
+
+@pytest.mark.parametrize(("query", "params"), [("SELECT 1 FORMAT Nope", {}), ("SELECT 1", {"default_format": "Nope"})])
+def test_an_unknown_format_is_said_once(gw: LiveGateway, query: str, params: dict[str, str]) -> None:
+    answer = sql(gw, query, **params)
+    assert answer.headers["X-ClickHouse-Exception-Code"] == "73", answer.text
+    assert answer.text.startswith("Code: 73. DB::Exception: Unknown format Nope.")
+    assert answer.text.count("Code: ") == 1
+    assert answer.text.rstrip().endswith(". (UNKNOWN_FORMAT)")
