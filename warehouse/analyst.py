@@ -78,10 +78,18 @@ def _quote(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# chDB wraps some errors in themselves: "Code: 73. DB::Exception: Code: 73. DB::Exception: ... (version x). (NAME)"
+_NESTED_HEAD = re.compile(r"^(Code: \d+\. DB::Exception: )(?:Code: \d+\. DB::Exception: )+")
+_NESTED_TAIL = re.compile(r"(?: \(version [\w.-]+\)\. \([A-Z_]+\))+$")
+
+
 def _wrap(exc: BaseException) -> WarehouseError:
     text = str(exc)
     at = text.find("Code: ")
-    return QueryError.from_exception(RuntimeError(text[at:] if at > 0 else text))
+    text = text[at:] if at > 0 else text
+    if _NESTED_HEAD.match(text):  # said once, as a server says it
+        text = _NESTED_TAIL.sub("", _NESTED_HEAD.sub(r"\1", text))
+    return QueryError.from_exception(RuntimeError(text))
 
 
 class Analyst:
@@ -98,6 +106,9 @@ class Analyst:
                 self._checker = _open_chdb(target.path)
                 self._killer = _open_chdb(target.path)
                 self._checker.query(f"USE `{target.database}`")
+                # chDB reads "SELEC 1" as an implicit SELECT of a column SELEC; a server does not, and neither do we:
+                # a typo is then reported at its first word, as ClickHouse reports it.
+                self._checker.query("SET implicit_select = 0")
                 # Read-only, yet a SETTINGS clause may parse, so the policy names it instead of the engine.
                 self._checker.query("SET readonly = 2")
             else:
@@ -130,7 +141,10 @@ class Analyst:
 
     def prepare(self, sql: str, params: Mapping[str, str]) -> CheckedQuery:
         """Check a query; ``params`` are in Escaped form (as ``param_*`` arrive). Raises ``QueryError``."""
-        formatted = self._check_call("SELECT formatQuery({q:String})", {"q": escape_value(sql)}).rstrip("\n")
+        try:
+            formatted = self._check_call("SELECT formatQuery({q:String})", {"q": escape_value(sql)}).rstrip("\n")
+        except QueryError as exc:
+            raise _as_written(exc) from None
         refuse_statement(formatted)
         try:
             plain_quoted_names(formatted)
@@ -181,9 +195,9 @@ class Analyst:
         if not self._server_readonly:
             wanted["readonly"] = 1
         try:
-            stream = self._http.raw_stream(
-                query.sql, parameters=_plain(params), settings=wanted, fmt=None if query.fmt else fmt
-            )
+            if not query.fmt:  # as a setting: clickhouse-connect's fmt= appends a FORMAT clause errors would quote
+                wanted["default_format"] = fmt
+            stream = self._http.raw_stream(query.sql, parameters=_plain(params), settings=wanted)
             with stream:
                 while chunk := stream.read(1 << 16):
                     yield chunk
@@ -210,6 +224,19 @@ class Analyst:
             else:
                 self._checker.close()
                 self._killer.close()
+
+
+def _as_written(exc: QueryError) -> QueryError:
+    """ClickHouse's error about the analyst's query, without the ``formatQuery(...)`` call that carried it.
+
+    The engine parsed the analyst's text itself (positions count in it), then named the query it ran,
+    ``SELECT formatQuery('...')``, which the analyst never wrote.
+    """
+    at = exc.message.find(" In scope SELECT formatQuery(")
+    if at < 0:
+        return exc
+    head = exc.message[:at].rstrip(":. ")
+    return type(exc)(f"{head}. ({exc.name})" if exc.name else head, exc.code, exc.name)
 
 
 def _plain(params: Mapping[str, str]) -> dict[str, str]:

@@ -111,10 +111,22 @@ def _access(what: str, hint: str = "") -> QueryRefused:
 
 
 def refuse_statement(formatted: str) -> None:
-    """Refuse what is not a read before its tree is asked for (INSERT ... VALUES has none)."""
+    """Refuse what is not a read before its tree is asked for (INSERT ... VALUES has none).
+
+    The query parsed (a typo fails earlier, as ClickHouse's syntax error), so this names what it is.
+    """
     head = formatted.lstrip()
-    if not head.upper().startswith(READ_STATEMENTS):
-        raise QueryRefused("gateway: Cannot execute query in readonly mode", 164, "READONLY")
+    if head.upper().startswith(READ_STATEMENTS):
+        return
+    words = " ".join(head.split()[:3]).upper()
+    if words.startswith("CREATE TEMPORARY"):
+        why = (
+            "temporary tables are not available: each query runs read-only on a connection of its own, so a "
+            "table would not outlive its query; use a subquery or WITH instead"
+        )
+    else:
+        why = f"{head.split()[0].upper() if head else 'it'} is not a read"
+    raise QueryRefused(f"gateway: Cannot execute query in readonly mode: {why}", 164, "READONLY")
 
 
 class _Checker:
@@ -147,7 +159,11 @@ class _Checker:
         for node, parent in root.walk():
             if node.kind not in _EXPRESSION_KINDS:
                 if node.kind == "Set":
-                    raise _access("SETTINGS in the SQL", "give allowed settings as URL parameters")
+                    raise _access(
+                        "SETTINGS in the SQL",
+                        "its syntax tree does not name the settings, so they cannot be checked; give them as URL "
+                        "parameters or with ga4gw sql --setting NAME=VALUE, where the allow-list applies",
+                    )
                 raise _access(f"{node.kind} in a query", "the gateway allows plain SELECT syntax")
             if node.kind == "TableIdentifier":
                 self.table(node.name)

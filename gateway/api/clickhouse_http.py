@@ -42,32 +42,12 @@ from warehouse.analyst import Analyst
 
 from .auth import TokenAuthority
 from .ratelimit import RateLimits, client_address
+from .sql_settings import allowed_settings
 from .sql_workers import PoolFull, QueryPool, QueryRun
 
 __all__ = ["ClickHouseInterface", "Limits", "routes"]
 
 
-# URL parameters that are protocol, not settings.
-_TRANSPORT = frozenset(
-    {
-        "query", "query_id", "database", "default_format", "user", "quota_key", "compress",
-        "decompress", "session_id", "session_timeout", "session_check", "buffer_size", "wait_end_of_query",
-        "client_protocol_version", "enable_http_compression", "http_zlib_compression_level", "role",
-        "send_progress_in_http_headers", "http_headers_progress_interval_ms",
-        "cancel_http_readonly_queries_on_client_close",
-    }
-)  # fmt: skip
-# Settings a client may set; they only shape output or reduce work (limits can only go down).
-_ALLOWED_SETTINGS = frozenset(
-    {
-        "max_threads", "max_block_size", "max_execution_time", "max_result_rows", "max_result_bytes",
-        "max_memory_usage", "result_overflow_mode", "extremes", "join_use_nulls", "date_time_output_format",
-        "date_time_input_format", "session_timezone", "use_client_time_zone",
-        "output_format_json_quote_64bit_integers", "output_format_json_quote_decimals",
-        "output_format_decimal_trailing_zeros", "cast_string_to_dynamic_use_inference",
-        "output_format_native_encode_types_in_binary_format", "output_format_tsv_crlf_end_of_line",
-    }
-)  # fmt: skip
 _URL_CREDENTIALS = ("password", "access_token")
 _QUERY_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _FORMAT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -182,13 +162,10 @@ class ClickHouseInterface:
         self.pool = pool
 
     def _settings(self, params: dict[str, str]) -> dict[str, Any]:
-        asked: dict[str, str] = {}
-        for name, value in params.items():
-            if name in _TRANSPORT or name.startswith("param_"):
-                continue
-            if name not in _ALLOWED_SETTINGS:
-                raise _ClickHouseError(164, "READONLY", f"Cannot modify '{name}' setting in readonly mode")
-            asked[name] = value
+        try:
+            asked = allowed_settings(params)
+        except WarehouseError as exc:
+            raise _from_warehouse(exc) from None
         return self.limits.apply(asked)
 
     async def handle(self, request: Request) -> Response:
@@ -231,6 +208,14 @@ class ClickHouseInterface:
                 "send the token as the basic auth password, in X-ClickHouse-Key or as a bearer token",
             )
         self._authenticate(request)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise _ClickHouseError(
+                36,
+                "BAD_ARGUMENTS",
+                "gateway: external data (temporary tables sent with the query) is not accepted: every query runs "
+                "read-only on a connection of its own, where no table can be created; join on a subquery, or "
+                "pass values as query parameters ({name:Array(String)})",
+            )
         body = bytearray()
         try:
             async for part in request.stream():

@@ -8,6 +8,8 @@ settings, 1 when the operation failed. Groups raise ``gateway.errors.CommandErro
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -43,11 +45,29 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ga4gw`` console script."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # argparse writes --help itself and ignores a closed pipe
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """Standard output's reader went away (``ga4gw sql ... | head``): end quietly, as a shell tool killed by
+    SIGPIPE would. Python's documented recipe: point standard output at /dev/null so that the interpreter's
+    own flush at exit does not fail a second time and print a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
         logs.configure(settings.log_format, settings.log_level)
         status: int = args.run(settings, args)
+        sys.stdout.flush()  # here, so a reader that left shows as BrokenPipeError while it can still be handled
         return status
     except SettingsError as exc:
         print(f"ga4gw: setting {exc}", file=sys.stderr)

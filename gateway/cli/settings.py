@@ -18,6 +18,8 @@ def _settings_cmd(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     for spec in SPECS:
         value = getattr(settings, spec.name)
+        if isinstance(value, tuple):  # the environment's own form, not Python's ('a', 'b')
+            value = ",".join(str(item) for item in value)
         shown = ("(set)" if str(value) else "(empty)") if spec.secret else value
         print(f"{spec.env}={shown}")
     return 0

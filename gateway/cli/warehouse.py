@@ -31,33 +31,57 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# The variant with a header row of each text format; a FORMAT in the query itself wins over all of this.
+_WITH_NAMES = {
+    "TabSeparated": "TabSeparatedWithNames",
+    "TSV": "TSVWithNames",
+    "TabSeparatedRaw": "TabSeparatedRawWithNames",
+    "TSVRaw": "TSVRawWithNames",
+    "CSV": "CSVWithNames",
+    "JSONCompactEachRow": "JSONCompactEachRowWithNames",
+    "CustomSeparated": "CustomSeparatedWithNames",
+}
+
+
+def _output_format(args: argparse.Namespace) -> str:
+    """The format to ask for: with a header row when asked, or by default when standard output is a terminal."""
+    header = sys.stdout.isatty() if args.header is None else args.header
+    # Other formats name the columns their own way (JSON, Pretty, Markdown, ...WithNames) or never (RowBinary).
+    return _WITH_NAMES.get(args.format, args.format) if header else str(args.format)
+
+
 def _sql(settings: Settings, args: argparse.Namespace) -> int:
     query = sys.stdin.read() if args.query in (None, "-") else args.query
     params = dict(args.param or [])
+    asked = dict(args.setting or [])
+    fmt = _output_format(args)
     owner = runfile.read(settings.data_dir)
     if owner is not None:
         _say(args, f"via the gateway at {owner.url} (pid {owner.pid})")
-        _sql_via_gateway(settings, owner, query, params, args.format)
+        _sql_via_gateway(settings, owner, query, params, asked, fmt)
         return 0
     from gateway.api.clickhouse_http import Limits
+    from gateway.api.sql_settings import allowed_settings
     from warehouse import WarehouseError, parse_dsn
     from warehouse.analyst import Analyst, escape_value
 
     _say(args, f"no gateway owns {settings.data_dir}; opening {parse_dsn(settings.sql_dsn)!r} directly")
-    # The same checks and limits as the gateway's interface: the SQL is an analyst's, wherever it runs.
-    analyst = Analyst.connect(settings.sql_dsn)
+    # The same checks, allow-list and limits as the gateway's interface: the SQL is an analyst's, wherever it runs.
     limits = Limits(
         settings.sql_max_seconds, settings.sql_max_result_rows, settings.sql_max_result_bytes, settings.sql_max_memory
     )
     binds = {name: escape_value(value) for name, value in params.items()}
     try:
-        checked = analyst.prepare(query, binds)
-        for chunk in analyst.execute(checked, binds, limits.apply({}), checked.fmt or args.format, "ga4gw-cli"):
-            sys.stdout.buffer.write(chunk)
+        effective = limits.apply(allowed_settings(asked))
+        analyst = Analyst.connect(settings.sql_dsn)
+        try:
+            checked = analyst.prepare(query, binds)
+            for chunk in analyst.execute(checked, binds, effective, checked.fmt or fmt, "ga4gw-cli"):
+                sys.stdout.buffer.write(chunk)
+        finally:
+            analyst.close()
     except WarehouseError as exc:
         raise CommandError(exc.message) from None
-    finally:
-        analyst.close()
     sys.stdout.flush()
     return 0
 
@@ -67,12 +91,14 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(f"ga4gw: {message}", file=sys.stderr)
 
 
-def _sql_via_gateway(settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], fmt: str) -> None:
+def _sql_via_gateway(
+    settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], asked: dict[str, str], fmt: str
+) -> None:
     """Send the query to the running gateway and copy its answer to standard output as it arrives."""
     from warehouse.analyst import escape_value
 
     token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["sql:read"], 300)
-    url_params = {"default_format": fmt, **{f"param_{k}": escape_value(v) for k, v in params.items()}}
+    url_params = {**asked, "default_format": fmt, **{f"param_{k}": escape_value(v) for k, v in params.items()}}
     try:
         with httpx.stream(
             "POST",
@@ -98,6 +124,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = sub.add_parser("sql", help="run a read-only query on the warehouse and print the result")
     sql.add_argument("query", nargs="?", help="the SQL; '-' or nothing reads it from standard input")
     sql.add_argument("--format", default="TabSeparated", help="any ClickHouse output format (default TabSeparated)")
+    sql.add_argument(
+        "--header",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print the column names first (default: when standard output is a terminal)",
+    )
+    sql.add_argument(
+        "--setting",
+        type=param,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a per-query setting from the README's allow-list (limits can only be lowered); repeatable",
+    )
     sql.add_argument("-v", "--verbose", action="store_true", help="say on stderr which way the query went")
     sql.add_argument(
         "--param",

@@ -38,3 +38,17 @@ def test_a_limit_that_is_not_a_number_is_a_clickhouse_error() -> None:
         limits.apply({"max_result_bytes": "lots"})
     assert bad.value.code == 27
     assert "max_result_bytes" in bad.value.body()
+
+
+def test_the_readme_lists_exactly_the_allowed_settings() -> None:
+    """The README's per-query settings table is the allow-list: a setting added to one is added to the other."""
+    import re
+    from pathlib import Path
+
+    from gateway.api.sql_settings import ALLOWED_SETTINGS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**Per-query settings.**", 1)[1].split("Not allowed, on purpose", 1)[0]
+    rows = [line.strip().split(" | ")[0] for line in section.splitlines() if line.strip().startswith("| `")]
+    listed = {name for row in rows for name in re.findall(r"`([a-z0-9_]+)`", row)}
+    assert listed == ALLOWED_SETTINGS
