@@ -51,7 +51,7 @@ async def explain_identifier(request: Request) -> JSONResponse:
         ) from None
     pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
     identity: IdentityLink = request.app.state.identity
-    candidates = pseudonymised(identifier, pseudonymizer)
+    candidates = [*pseudonymised(identifier, pseudonymizer), identifier]  # its pseudonyms first, if raw
     try:
         explanation = await anyio.to_thread.run_sync(identity.explain, candidates)
     except UnknownIdentifier:

@@ -45,6 +45,7 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
 
 def _explain_directly(settings: Settings, identifier: object) -> list[str]:
     from gateway.config.keys import load_keyrings
+    from gateway.errors import SettingsError
     from gateway.jobs.erasure import is_raw, pseudonymised, unknown_detail
     from gateway.state.identity_link import explain_first
     from identity import Identifier, IdentityError, Pseudonymizer, load_graph
@@ -52,9 +53,14 @@ def _explain_directly(settings: Settings, identifier: object) -> list[str]:
 
     assert isinstance(identifier, Identifier)
     remote.require_warehouse(settings)
-    # A raw value needs the pseudonym keys (the data directory's, or configured); a pseudonym needs none.
-    candidates = (pseudonymised(identifier, Pseudonymizer(load_keyrings(settings).pseudonym.keys))
-                  if is_raw(identifier) else [identifier])  # fmt: skip
+    # A raw value is looked up by its pseudonyms, which need the keys (the data directory's, or configured), then
+    # as given; a pseudonym needs no keys.
+    candidates, no_keys = [identifier], None
+    if is_raw(identifier):
+        try:
+            candidates = [*pseudonymised(identifier, Pseudonymizer(load_keyrings(settings).pseudonym.keys)), identifier]
+        except SettingsError as exc:
+            no_keys = exc
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
     try:
         edges_version = next(m.version for m in MIGRATIONS if m.name == "identity_edges table")
@@ -66,6 +72,8 @@ def _explain_directly(settings: Settings, identifier: object) -> list[str]:
     try:
         return explain_first(graph, candidates).lines()
     except IdentityError:
+        if no_keys is not None:
+            raise CommandError(f"no edge names it as given, and its pseudonyms need the keys: {no_keys}", 2) from None
         detail = unknown_detail(identifier)
         raise CommandError(f"{detail} (among {graph.edge_count:,} edges; {remote.none_runs(settings)})") from None
 

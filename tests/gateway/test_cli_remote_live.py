@@ -15,19 +15,20 @@ from tests.conftest import LiveGateway, clean_env, run_cli, start_gateway
 
 pytestmark = pytest.mark.live
 
-_GATEWAY_ENV = {
-    "GA4GW_UTM_SOURCE": "gateway-own-source",
-    "GA4GW_GA4_API_SECRET": "gateway-secret-0451",
-    "GA4GW_PIPELINE_MAX_DELAY": "0.1",
-}
+
+def _start(data_dir: Path) -> LiveGateway:
+    """A gateway on a free port, with no GA4GW_PUBLIC_URL (it follows the port) and settings of its own."""
+    return start_gateway(data_dir, GA4GW_UTM_SOURCE="gateway-own-source", GA4GW_GA4_API_SECRET="gateway-secret-0451",
+                         GA4GW_PIPELINE_MAX_DELAY="0.1")  # fmt: skip
+
+
 _EMAIL = "jane.remote@example.com"
 _CLIENT = "424242.1700000000"
 
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
-    """A gateway on a free port, with no GA4GW_PUBLIC_URL (it follows the port) and settings of its own."""
-    gateway = start_gateway(tmp_path_factory.mktemp("remote") / "data", **_GATEWAY_ENV)
+    gateway = _start(tmp_path_factory.mktemp("remote") / "data")
     token = gateway.token("events:write")
     event = {"name": "sign_up", "email": _EMAIL, "client_id": _CLIENT}
     answer = httpx.post(gateway.url + "/v1/events", json={"events": [event]},
@@ -108,7 +109,7 @@ def test_identity_explain_asks_the_running_gateway_and_takes_raw_values(gw: Live
 
 
 def test_without_a_gateway_the_same_commands_work_and_say_so(tmp_path: Path) -> None:
-    gw = start_gateway(tmp_path / "data", **_GATEWAY_ENV)
+    gw = _start(tmp_path / "data")
     token = gw.token("events:write")
     event = {"name": "sign_up", "email": _EMAIL, "client_id": _CLIENT}
     httpx.post(gw.url + "/v1/events", json={"events": [event]}, headers={"authorization": f"Bearer {token}"})
