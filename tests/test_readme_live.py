@@ -92,9 +92,13 @@ def test_every_readme_shell_block_runs_as_written(tmp_path: Path, capsys: pytest
                     skipped.append(f"line {block.line}: {block.skip}")
                     continue
                 script = re.sub(r"\b(8080|9999)\b", lambda m: ports[m[1]], block.script)
-                done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], env=env, cwd=checkout,
-                                      capture_output=True, text=True, timeout=180)  # fmt: skip
                 ran.append(block.line)
+                try:
+                    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], env=env, cwd=checkout,
+                                          capture_output=True, text=True, timeout=120)  # fmt: skip
+                except subprocess.TimeoutExpired:
+                    failures.append(f"README line {block.line}: still running after 120 s (mark it skip?):\n{script}")
+                    continue
                 if done.returncode != 0:
                     output = f"--- stdout\n{done.stdout[-2000:]}\n--- stderr\n{done.stderr[-2000:]}"
                     failures.append(f"README line {block.line} (exit {done.returncode}):\n{script}\n{output}")
