@@ -32,7 +32,7 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
     params = dict(args.param or [])
     gateway = remote.find(settings)
     if gateway is not None:
-        _say(args, f"via {gateway.name}")
+        _say(args, f"via the gateway at {gateway.url} (pid {gateway.owner.pid})")
         _sql_via_gateway(settings, gateway, query, params, args.format)
         return 0
     remote.require_warehouse(settings, settings.sql_dsn)
