@@ -51,6 +51,8 @@ async def explain_identifier(request: Request) -> JSONResponse:
         ) from None
     pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
     identity: IdentityLink = request.app.state.identity
+    if not identity.loaded:  # an answer from a graph half loaded would miss edges: say so instead
+        return JSONResponse({"error": "not_ready", "detail": "the identity graph is still loading"}, 503)
     candidates = [*pseudonymised(identifier, pseudonymizer), identifier]  # its pseudonyms first, if raw
     try:
         explanation = await anyio.to_thread.run_sync(identity.explain, candidates)

@@ -106,6 +106,15 @@ def test_identity_explain_asks_the_running_gateway_and_takes_raw_values(gw: Live
     assert unknown.returncode == 1
     assert "no edge names the email given" in unknown.stderr
     assert "nobody" not in unknown.stderr
+    # The route itself: its own scope, and a bad identifier named as a field without repeating it.
+    route = gw.url + "/v1/identity/explain"
+    assert httpx.get(route, params={"identifier": f"ga_client:{_CLIENT}"},
+                     headers={"authorization": f"Bearer {gw.token('links:write')}"}).status_code == 403  # fmt: skip
+    bad = httpx.get(route, params={"identifier": "phone:jane@example.com"},
+                    headers={"authorization": f"Bearer {gw.token('identity:read')}"})  # fmt: skip
+    assert bad.status_code == 422
+    assert "identifier" in bad.json()["fields"]
+    assert "jane" not in bad.text
 
 
 def test_without_a_gateway_the_same_commands_work_and_say_so(tmp_path: Path) -> None:
