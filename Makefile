@@ -25,7 +25,9 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
+# GA4GW_PUBLIC_URL follows PORT unless set: `ga4gw serve` signs for the port it listens on (make run PORT=19170).
 run: install
+	@echo "ga4gw, the command line, is in $(BIN): in another shell, '. $(BIN)/activate' puts it on PATH"
 	$(BIN)/ga4gw serve --host $(HOST) --port $(PORT)
 
 lint: dev

@@ -147,7 +147,7 @@ class Gateway:
 
 
 def signer_for(gateway: Gateway) -> LinkSigner:
-    keys = load_keyrings(load_settings(gateway.env()))  # generates the data directory's keys if needed
+    keys = load_keyrings(load_settings(gateway.env()), generate=True)  # generates the data directory's keys if needed
     return LinkSigner(keys.signing, gateway.url, Pseudonymizer(keys.pseudonym.keys))
 
 

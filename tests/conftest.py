@@ -132,3 +132,13 @@ def standin() -> Iterator[StandIn]:
     """The Measurement Protocol stand-in, a real HTTP server on a free port (secret ``stand-in-secret``)."""
     with StandIn(api_secret="stand-in-secret") as server:
         yield server
+
+
+def configured_keys() -> dict[str, str]:
+    """The three keyrings as settings, for a CLI that signs with no gateway's data directory (a sending module's
+    set-up): only ``ga4gw serve`` generates development keys."""
+    return {
+        "GA4GW_SIGNING_KEYS": "t1:" + "s" * 40,
+        "GA4GW_API_KEYS": "t1:" + "a" * 40,
+        "GA4GW_PSEUDONYM_KEYS": "t1:" + "p" * 40,
+    }

@@ -36,6 +36,7 @@ SCOPES = frozenset(
         "consent:read",
         "erasure:write",
         "identity:write",
+        "identity:read",
         "reports:read",
         "attribution:run",
         "events:import",

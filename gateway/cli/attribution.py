@@ -1,9 +1,10 @@
 """``ga4gw attribution run [--since ...] [--until ...] [--model ...]``: attribute conversions from the command line.
 
-With no gateway running the command opens the warehouse itself. While a gateway owns the data directory (its run
-file, as ``ga4gw sql`` reads it) the run goes through it: ``POST /v1/attribution/runs`` with a short-lived token the
-command mints from the keyring, then its status is followed to the end, the progress bar fed from it. So the run
-waits behind any run under way there (the nightly one included) and never opens the embedded warehouse twice.
+With no gateway running the command opens the warehouse itself. While a gateway owns the data directory (found by
+``remote.find``, as every command finds it) the run goes through it: ``POST /v1/attribution/runs`` with a
+short-lived token the command mints from the keyring, then its status is followed to the end, the progress bar fed
+from it. So the run waits behind any run under way there (the nightly one included) and never opens the embedded
+warehouse twice.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import httpx
 
 from gateway.config.domain import attribution_config
 from gateway.config.settings import Settings
-from gateway.stores import runfile
+
+from . import remote
 
 __all__ = ["register"]
 
@@ -86,9 +88,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from attribution import MODELS, run_attribution
     from warehouse import Warehouse, migrate
 
-    owner = runfile.read(settings.data_dir)
-    if owner is not None:
-        return _run_via_gateway(settings, owner, args)
+    gateway = remote.find(settings)
+    if gateway is not None:
+        return _run_via_gateway(gateway, args)
+    remote.require_warehouse(settings)
     models = args.model or list(MODELS)
     bar = None if args.quiet else ProgressBar(sys.stderr)
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
@@ -112,25 +115,23 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 _POLL_SECONDS = 0.25
 
 
-def _run_via_gateway(settings: Settings, owner: runfile.RunInfo, args: argparse.Namespace) -> int:
+def _run_via_gateway(gateway: remote.Remote, args: argparse.Namespace) -> int:
     """Ask the running gateway for the run and follow its status to the end."""
-    from gateway.api.auth import TokenAuthority
-    from gateway.config.keys import load_keyrings
     from gateway.errors import CommandError
 
-    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["attribution:run"], 24 * 3600)
+    token = gateway.token(["attribution:run"], 24 * 3600)
     body: dict[str, Any] = {}
     if args.model:
         body["models"] = args.model
     for key in ("since", "until"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key).isoformat()
-    print(f"ga4gw: running attribution through the gateway (pid {owner.pid}) at {owner.url}", file=sys.stderr)
+    print(f"ga4gw: running attribution through {gateway.name}", file=sys.stderr)
     bar = None if args.quiet else ProgressBar(sys.stderr)
     try:
-        status = _follow(_client(owner, token), body, bar)
+        status = _follow(_client(gateway, token), body, bar)
     except httpx.HTTPError as exc:
-        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+        raise CommandError(f"{gateway.name} did not answer: {exc}") from None
     finally:
         if bar is not None:
             bar.close()
@@ -145,8 +146,8 @@ def _run_via_gateway(settings: Settings, owner: runfile.RunInfo, args: argparse.
     return 0
 
 
-def _client(owner: runfile.RunInfo, token: str) -> httpx.Client:
-    return httpx.Client(base_url=owner.url, headers={"authorization": f"Bearer {token}"}, timeout=30)
+def _client(gateway: remote.Remote, token: str) -> httpx.Client:
+    return httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {token}"}, timeout=30)
 
 
 def _follow(client: httpx.Client, body: dict[str, Any], bar: ProgressBar | None) -> dict[str, Any]:

@@ -14,13 +14,11 @@ import os
 import sys
 from typing import Any
 
-import httpx
-
-from gateway.api.auth import TokenAuthority
 from gateway.config.keys import load_keyrings
 from gateway.config.settings import Settings
 from gateway.errors import ErasureFailed, InvalidRequest
-from gateway.stores import runfile
+
+from . import remote
 
 __all__ = ["register"]
 
@@ -59,22 +57,14 @@ def _confirm(args: argparse.Namespace) -> None:
         raise CommandError("nothing erased", 2)
 
 
-def _via_gateway(settings: Settings, owner: runfile.RunInfo, body: dict[str, Any], who: str) -> dict[str, Any]:
+def _via_gateway(gateway: remote.Remote, body: dict[str, Any], who: str) -> dict[str, Any]:
     from gateway.errors import CommandError
 
-    token = TokenAuthority(load_keyrings(settings).api).issue(who, ["erasure:write"], _TIMEOUT)
-    try:
-        response = httpx.post(f"{owner.url}/v1/erasure", json=body, headers={"authorization": f"Bearer {token}"},
-                              timeout=_TIMEOUT)  # fmt: skip
-    except httpx.HTTPError as exc:
-        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    response = gateway.call("POST", "/v1/erasure", ["erasure:write"], json=body, timeout=_TIMEOUT, subject=who)
     if response.status_code == 422:
         answer = response.json()
         raise CommandError(_refusal(answer.get("fields", {}), answer.get("detail", "")), 2)
-    if response.status_code != 200:
-        raise CommandError(f"the gateway answered {response.status_code}: {response.text.strip()}")
-    result: dict[str, Any] = response.json()
-    return result
+    return gateway.json(response)
 
 
 def _directly(settings: Settings, body: dict[str, Any], who: str) -> dict[str, Any]:
@@ -86,6 +76,8 @@ def _directly(settings: Settings, body: dict[str, Any], who: str) -> dict[str, A
     from warehouse import Warehouse, migrate
 
     request = parse_request(body)
+    remote.require_data_dir(settings)
+    remote.require_warehouse(settings)
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
     outbox = None
     try:
@@ -120,10 +112,10 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(_refusal(exc.fields, exc.detail), 2) from None
     _confirm(args)
     who = _operator()
-    owner = runfile.read(settings.data_dir)
-    if owner is not None:
-        result = _via_gateway(settings, owner, body, who)
-        way = f"through the gateway (pid {owner.pid})"
+    gateway = remote.find(settings)
+    if gateway is not None:
+        result = _via_gateway(gateway, body, who)
+        way = f"through the gateway (pid {gateway.owner.pid})"
     else:
         try:
             result = _directly(settings, body, who)

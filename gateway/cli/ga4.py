@@ -17,8 +17,8 @@ __all__ = ["register"]
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a sender's name, as ``mp_ingest`` issues them
 
 
-def _ledger_path(settings: Settings) -> Any:
-    return settings.data_dir / "ga4_ledger.sqlite3"
+def _ledger_path(data_dir: Any) -> Any:
+    return data_dir / "ga4_ledger.sqlite3"
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:
@@ -45,31 +45,20 @@ def _outbox_waiting(settings: Settings, position: int) -> int | None:
 
 def _running_status(settings: Settings) -> tuple[str, dict[str, Any]] | None:
     """The running gateway's URL and its relay's status (``GET /v1/ga4/status``), or None when none runs."""
-    import httpx
+    from . import remote
 
-    from gateway.api.auth import TokenAuthority
-    from gateway.config.keys import load_keyrings
-    from gateway.errors import CommandError
-    from gateway.stores import runfile
-
-    owner = runfile.read(settings.data_dir)
-    if owner is None:
+    gateway = remote.find(settings)
+    if gateway is None:
         return None
-    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["ga4:read"], 60)
-    try:
-        response = httpx.get(f"{owner.url}/v1/ga4/status", headers={"authorization": f"Bearer {token}"}, timeout=30)
-    except httpx.HTTPError as exc:
-        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
-    if response.status_code != 200:
-        raise CommandError(f"the gateway (pid {owner.pid}) answered {response.status_code}: {response.text.strip()}")
-    answer: dict[str, Any] = response.json()
-    return owner.url, answer
+    return gateway.url, gateway.json(gateway.call("GET", "/v1/ga4/status", ["ga4:read"]))
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     """The running gateway's relay when one owns the data directory; else the ledger, and this command's settings."""
     from gateway.ga4.admin import as_json, status_lines
     from gateway.ga4.ledger import Ledger, LedgerStatus
+
+    from . import remote
 
     running = _running_status(settings)
     if running is not None:
@@ -79,7 +68,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         gateway = {"running": True, "pid": data["gateway"]["pid"], "url": url}
         heading = f"gateway: running (pid {gateway['pid']}, {url}); mode as that process runs it"
     else:
-        ledger = Ledger(_ledger_path(settings))
+        ledger = Ledger(_ledger_path(remote.require_data_dir(settings)))
         try:
             status = ledger.status(max_age=72 * 3600)
         finally:
@@ -104,7 +93,9 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.ga4.admin import REPLAYABLE, replay
     from gateway.ga4.ledger import Ledger
 
-    ledger = Ledger(_ledger_path(settings))
+    from . import remote
+
+    ledger = Ledger(_ledger_path(remote.require_data_dir(settings)))
     try:
         count = replay(ledger, now=time.time(), reasons=tuple(args.reason or REPLAYABLE))
     finally:
@@ -133,8 +124,10 @@ def _secret_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.config.keys import load_keyrings
     from gateway.stores.revocation import Revocations
 
+    from . import remote
+
     value = args.secret.strip()
-    revocations = Revocations.in_dir(settings.data_dir)
+    revocations = Revocations.in_dir(remote.require_data_dir(settings))
     try:
         if value.count(".") == 2:  # one issued secret: that name under that key
             name = verify_secret(load_keyrings(settings).api, value)

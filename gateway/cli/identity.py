@@ -1,41 +1,66 @@
 """``ga4gw identity ...``: look into the identity graph from the command line.
 
-``explain`` loads every edge from the warehouse, resolves them with the configured guards and prints
-the person behind one identifier. It opens the warehouse directly, like ``ga4gw sql`` does when no
-gateway runs; the embedded engine belongs to a running gateway, so then it asks you to stop it.
+``explain`` prints the person behind one identifier. It takes pseudonyms (``email:em_k1_...``) and raw values
+(``email:jane@example.com``, ``recipient:sub-1``), which are turned into their pseudonyms under every key as
+``ga4gw erase`` does; nothing raw is printed. While a gateway owns the data directory it is asked
+(``GET /v1/identity/explain``): its graph is the one in use, and its embedded warehouse has one owner. With
+none running the command loads every edge from the warehouse itself and resolves them with the configured guards.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from gateway.config.domain import graph_config
 from gateway.config.settings import Settings
-from gateway.stores import runfile
+from gateway.errors import CommandError
 
-if TYPE_CHECKING:  # the identity package pulls in the warehouse driver; commands import it when they run
-    pass
+from . import remote
 
 __all__ = ["register"]
 
 
 def _explain(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.errors import CommandError
-    from identity import Identifier, IdentityError, explain, load_graph
-    from warehouse import MIGRATIONS, Warehouse, status
+    from identity import Identifier, IdentityError
 
     try:
         identifier = Identifier.parse(args.identifier)
     except IdentityError as exc:
         raise CommandError(f"identifier: {exc}", 2) from None
-    owner = runfile.read(settings.data_dir)
-    if owner is not None and settings.dsn.startswith("chdb://"):
-        raise CommandError(
-            f"the gateway (pid {owner.pid}) owns the embedded warehouse in {settings.data_dir}; "
-            "stop it to run this command, or point GA4GW_WAREHOUSE_DSN at a ClickHouse server"
+    gateway = remote.find(settings)
+    if gateway is not None:
+        response = gateway.call(
+            "GET", "/v1/identity/explain", ["identity:read"], params={"identifier": str(identifier)}
         )
+        if response.status_code == 404:
+            answer = response.json()
+            raise CommandError(f"{answer['detail']} (among {answer['edges']:,} edges, in {gateway.name})")
+        lines = gateway.json(response)["lines"]
+    else:
+        lines = _explain_directly(settings, identifier)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _explain_directly(settings: Settings, identifier: object) -> list[str]:
+    from gateway.config.keys import load_keyrings
+    from gateway.errors import SettingsError
+    from gateway.jobs.erasure import is_raw, pseudonymised, unknown_detail
+    from gateway.state.identity_link import explain_first
+    from identity import Identifier, IdentityError, Pseudonymizer, load_graph
+    from warehouse import MIGRATIONS, Warehouse, status
+
+    assert isinstance(identifier, Identifier)
+    remote.require_warehouse(settings)
+    # A raw value is looked up by its pseudonyms, which need the keys (the data directory's, or configured), then
+    # as given; a pseudonym needs no keys.
+    candidates, no_keys = [identifier], None
+    if is_raw(identifier):
+        try:
+            candidates = [*pseudonymised(identifier, Pseudonymizer(load_keyrings(settings).pseudonym.keys)), identifier]
+        except SettingsError as exc:
+            no_keys = exc
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
     try:
         edges_version = next(m.version for m in MIGRATIONS if m.name == "identity_edges table")
@@ -45,11 +70,12 @@ def _explain(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         wh.close()
     try:
-        explanation = explain(graph, identifier)
-    except IdentityError as exc:
-        raise CommandError(f"{exc} (among {graph.edge_count:,} edges)") from None
-    sys.stdout.write("\n".join(explanation.lines()) + "\n")
-    return 0
+        return explain_first(graph, candidates).lines()
+    except IdentityError:
+        if no_keys is not None:
+            raise CommandError(f"no edge names it as given, and its pseudonyms need the keys: {no_keys}", 2) from None
+        detail = unknown_detail(identifier)
+        raise CommandError(f"{detail} (among {graph.edge_count:,} edges; {remote.none_runs(settings)})") from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "explain", help="show the person behind an identifier, its identifiers and the edges that joined them"
     )
     explain.add_argument(
-        "identifier", help="kind:value, e.g. ga_client:123.456 or email:em_k1_... (kinds: recipient, email, "
-        "crm, user, ga_client, device)"
+        "identifier", help="kind:value, e.g. ga_client:123.456, email:em_k1_... or a raw email:jane@example.com, "
+        "recipient:sub-1 (pseudonymised as `ga4gw erase` does; kinds: recipient, email, crm, user, ga_client, device)"
     )  # fmt: skip
     explain.set_defaults(run=_explain)

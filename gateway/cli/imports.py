@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from gateway.config.settings import Settings
-from gateway.stores import runfile
 
+from . import remote
 from .attribution import ProgressBar
 
 __all__ = ["register"]
@@ -82,12 +82,9 @@ def _direct(settings: Settings, path: Path, fmt: str, bar: _Throttled) -> dict[s
             wh.close()
 
 
-def _through(settings: Settings, owner: runfile.RunInfo, path: Path, fmt: str, bar: _Throttled) -> dict[str, Any]:
-    from gateway.api.auth import TokenAuthority
-    from gateway.config.keys import load_keyrings
+def _through(gateway: remote.Remote, path: Path, fmt: str, bar: _Throttled) -> dict[str, Any]:
     from gateway.errors import CommandError
 
-    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["events:import"], 24 * 3600)
     size = max(path.stat().st_size, 1)
 
     def upload() -> Iterator[bytes]:
@@ -99,13 +96,9 @@ def _through(settings: Settings, owner: runfile.RunInfo, path: Path, fmt: str, b
                 yield chunk
         bar("checking and writing (in the gateway)", 0, 1)
 
-    print(f"ga4gw: importing through the gateway (pid {owner.pid}) at {owner.url}", file=sys.stderr)
-    headers = {"authorization": f"Bearer {token}", "content-type": _MEDIA[fmt]}
-    try:
-        answer = httpx.post(f"{owner.url}/v1/events/import", content=upload(), headers=headers,
-                            timeout=httpx.Timeout(30, read=None))  # fmt: skip
-    except httpx.HTTPError as exc:
-        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    print(f"ga4gw: importing through {gateway.name}", file=sys.stderr)
+    answer = gateway.call("POST", "/v1/events/import", ["events:import"], content=upload(),
+                          headers={"content-type": _MEDIA[fmt]}, timeout=httpx.Timeout(30, read=None))  # fmt: skip
     if answer.status_code not in (200, 422) or "bad_lines" not in answer.text:
         raise CommandError(f"the gateway refused the import ({answer.status_code}): {answer.text.strip()}")
     bar("done", 1, 1)
@@ -126,9 +119,9 @@ def _events(settings: Settings, args: argparse.Namespace) -> int:
     throttled = _Throttled(bar)
     started = time.monotonic()
     try:
-        owner = runfile.read(settings.data_dir)
-        if owner is not None:
-            result = _through(settings, owner, path, fmt, throttled)
+        gateway = remote.find(settings)
+        if gateway is not None:
+            result = _through(gateway, path, fmt, throttled)
         else:
             result = _direct(settings, path, fmt, throttled)
     finally:

@@ -14,6 +14,16 @@ from gateway.stores import runfile
 __all__ = ["register"]
 
 
+def _public_url(settings: Settings, host: str, port: int) -> str:
+    """``GA4GW_PUBLIC_URL`` as set, else this listener's own address: links and pixels signed for the default
+    ``:8080`` would lead nowhere from a gateway on another port (``make run PORT=19170``)."""
+    if "public_url" not in settings.defaulted:
+        return settings.public_url
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 -- every address: links name the loopback one, as the default does
+        host = "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -37,7 +47,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port} ({exc.strerror}); set GA4GW_PORT or --port", 2) from None
     bound = sock.getsockname()[1]
-    settings = settings.replace(host=host, port=bound, access_log_edge=settings.access_log_edge or args.access_log)
+    settings = settings.replace(
+        host=host,
+        port=bound,
+        public_url=_public_url(settings, host, bound),
+        access_log_edge=settings.access_log_edge or args.access_log,
+    )
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -11,6 +11,7 @@ from gateway.config.keys import load_keyrings
 from gateway.config.settings import Settings
 from gateway.errors import CommandError
 
+from . import remote
 from .options import duration
 
 __all__ = ["register"]
@@ -32,7 +33,7 @@ def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.stores.revocation import Revocations
 
     value = args.token.strip()
-    revocations = Revocations.in_dir(settings.data_dir)
+    revocations = Revocations.in_dir(remote.require_data_dir(settings))
     try:
         if value.count(".") == 2:  # the token itself: its own expiry bounds the revocation
             try:

@@ -6,14 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import httpx
-
-from gateway.api.auth import TokenAuthority
-from gateway.config.keys import load_keyrings
 from gateway.config.settings import Settings
 from gateway.errors import CommandError
-from gateway.stores import runfile
 
+from . import remote
 from .options import param
 
 __all__ = ["register"]
@@ -22,7 +18,7 @@ __all__ = ["register"]
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     from warehouse import Warehouse, migrate
 
-    if runfile.read(settings.data_dir) is not None and settings.dsn.startswith("chdb://"):
+    if remote.find(settings) is not None and settings.dsn.startswith("chdb://"):
         print("the running gateway applied the migrations at its start; nothing to do", file=sys.stderr)
         return 0
     wh = Warehouse.connect(settings.dsn, cluster=settings.clickhouse_cluster)
@@ -55,11 +51,12 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
     params = dict(args.param or [])
     asked = dict(args.setting or [])
     fmt = _output_format(args)
-    owner = runfile.read(settings.data_dir)
-    if owner is not None:
-        _say(args, f"via the gateway at {owner.url} (pid {owner.pid})")
-        _sql_via_gateway(settings, owner, query, params, asked, fmt)
+    gateway = remote.find(settings)
+    if gateway is not None:
+        _say(args, f"via the gateway at {gateway.url} (pid {gateway.owner.pid})")
+        _sql_via_gateway(settings, gateway, query, params, asked, fmt)
         return 0
+    remote.require_warehouse(settings, settings.sql_dsn)
     from gateway.api.clickhouse_http import Limits
     from gateway.api.sql_settings import allowed_settings
     from warehouse import WarehouseError, parse_dsn
@@ -92,28 +89,18 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 def _sql_via_gateway(
-    settings: Settings, owner: runfile.RunInfo, query: str, params: dict[str, str], asked: dict[str, str], fmt: str
+    settings: Settings, gateway: remote.Remote, query: str, params: dict[str, str], asked: dict[str, str], fmt: str
 ) -> None:
     """Send the query to the running gateway and copy its answer to standard output as it arrives."""
     from warehouse.analyst import escape_value
 
-    token = TokenAuthority(load_keyrings(settings).api).issue("cli", ["sql:read"], 300)
     url_params = {**asked, "default_format": fmt, **{f"param_{k}": escape_value(v) for k, v in params.items()}}
-    try:
-        with httpx.stream(
-            "POST",
-            f"{owner.url}/clickhouse/",
-            params=url_params,
-            content=query.encode(),
-            auth=("cli", token),
-            timeout=settings.sql_max_seconds + 10,
-        ) as response:
-            if response.status_code != 200:
-                raise CommandError(response.read().decode(errors="replace").strip())
-            for chunk in response.iter_bytes():
-                sys.stdout.buffer.write(chunk)
-    except httpx.HTTPError as exc:
-        raise CommandError(f"the gateway (pid {owner.pid}) at {owner.url} did not answer: {exc}") from None
+    with gateway.stream("POST", "/clickhouse/", ["sql:read"], params=url_params, content=query.encode(),
+                        timeout=settings.sql_max_seconds + 10) as response:  # fmt: skip
+        if response.status_code != 200:
+            raise CommandError(response.read().decode(errors="replace").strip())
+        for chunk in response.iter_bytes():
+            sys.stdout.buffer.write(chunk)
     sys.stdout.flush()
 
 

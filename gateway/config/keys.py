@@ -2,7 +2,9 @@
 
 A fresh checkout must run with no settings, so when ``GA4GW_SIGNING_KEYS`` or
 ``GA4GW_API_KEYS`` is empty a keyring is generated once into ``<data_dir>/keys.json``
-(mode 0600) and a warning says so. Key material is never logged or printed.
+(mode 0600) and a warning says so. Only the gateway itself (``ga4gw serve``) generates them: a CLI
+command that made its own keys would sign tokens and links no gateway accepts, so it refuses instead,
+naming ``GA4GW_DATA_DIR``. Key material is never logged or printed.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class Keys:
     pseudonym: Keyring
 
 
-def _dev_keys(data_dir: Path) -> dict[str, list[list[str]]]:
-    """Development keyrings from ``<data_dir>/keys.json``, generating any that are missing."""
+def _dev_keys(data_dir: Path, generate: bool) -> dict[str, list[list[str]]]:
+    """Development keyrings from ``<data_dir>/keys.json``, generating any that are missing when ``generate``."""
     path = data_dir / "keys.json"
     stored: dict[str, list[list[str]]] = {}
     if path.exists():
@@ -66,6 +68,14 @@ def _dev_keys(data_dir: Path) -> dict[str, list[list[str]]]:
         except (OSError, ValueError) as exc:
             raise SettingsError("GA4GW_DATA_DIR", f"{path} is unreadable ({exc}); delete it to regenerate") from None
     missing = [name for name in _RINGS if name not in stored]
+    if missing and not generate:
+        names = ", ".join(_RINGS[name] for name in missing)
+        raise SettingsError(
+            "GA4GW_DATA_DIR",
+            f"{data_dir} holds no gateway's development keys (no {path.name}), so nothing signed here would be "
+            "accepted: set GA4GW_DATA_DIR to the data directory of the gateway (start one with `make run` or "
+            f"`ga4gw serve`, the only command that generates keys), or set {names}",
+        )
     if missing:
         for name in missing:
             stored[name] = [[f"dev{secrets.token_hex(2)}", secrets.token_urlsafe(32)]]
@@ -80,15 +90,16 @@ def _dev_keys(data_dir: Path) -> dict[str, list[list[str]]]:
     return stored
 
 
-def load_keyrings(settings: Settings) -> Keys:
-    """The keyrings from settings; any left empty comes from development keys in the data directory."""
+def load_keyrings(settings: Settings, *, generate: bool = False) -> Keys:
+    """The keyrings from settings; any left empty comes from development keys in the data directory, generated
+    there only when ``generate`` (the gateway's start); otherwise missing keys raise ``SettingsError``."""
     configured = {
         "signing": parse_keyring(str(settings.signing_keys)),
         "api": parse_keyring(str(settings.api_keys)),
         "pseudonym": parse_keyring(str(settings.pseudonym_keys)),
     }
     if not all(configured.values()):
-        dev = _dev_keys(settings.data_dir)
+        dev = _dev_keys(settings.data_dir, generate)
         for name, ring in configured.items():
             configured[name] = ring or tuple((kid, secret) for kid, secret in dev[name])
     return Keys(Keyring(configured["signing"]), Keyring(configured["api"]), Keyring(configured["pseudonym"]))

@@ -25,7 +25,17 @@ from gateway.errors import SettingsError
 
 from .specs import PREFIX, SPECS, SettingSpec, parse_keyring
 
-__all__ = ["PREFIX", "SPECS", "SettingSpec", "Settings", "load_settings", "parse_keyring"]
+__all__ = [
+    "PREFIX",
+    "SPECS",
+    "SettingSpec",
+    "Settings",
+    "checkout",
+    "default_data_dir",
+    "load_settings",
+    "parse_keyring",
+    "shown",
+]
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class Settings:
     attribution_fit_days: float
     attribution_nightly_at: str
     config_file: Path | None = None
+    defaulted: frozenset[str] = frozenset()  # the settings neither the environment nor the file set
 
     @property
     def dsn(self) -> str:
@@ -127,6 +138,41 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def shown(settings: Settings) -> list[tuple[str, str]]:
+    """Every setting as ``(GA4GW_NAME, value)`` written as the environment takes it (lists comma-separated), with
+    secrets as ``(set)`` or ``(empty)``: what ``ga4gw settings`` prints and ``GET /v1/settings`` answers."""
+    rows = []
+    for spec in SPECS:
+        value = getattr(settings, spec.name)
+        if spec.secret:
+            text = "(set)" if str(value) else "(empty)"
+        elif isinstance(value, tuple):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        else:
+            text = str(value)
+        rows.append((spec.env, text))
+    return rows
+
+
+def checkout() -> Path | None:
+    """The project checkout this code runs from (where ``make run`` runs), or None when installed elsewhere."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    return root if project.get("name") == "ga4-gateway" else None
+
+
+def default_data_dir() -> Path:
+    """Where the gateway lives when ``GA4GW_DATA_DIR`` is not set: the checkout's ``var``, whatever the current
+    directory, so that ``ga4gw`` run from anywhere finds the gateway ``make run`` started (and its keys)."""
+    root = checkout()
+    return root / "var" if root is not None else Path("var")
 
 
 def _read_toml(path: Path) -> dict[str, str]:
@@ -155,7 +201,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     config_path = env.get(PREFIX + "CONFIG", "").strip()
     from_file = _read_toml(Path(config_path)) if config_path else {}
     values: dict[str, Any] = {}
+    defaulted = set()
     for spec in SPECS:
+        if spec.env not in env and spec.name not in from_file:
+            defaulted.add(spec.name)
         raw = env.get(spec.env, from_file.get(spec.name, spec.default))
         try:
             parsed = spec.parse(raw)
@@ -163,6 +212,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             shown = "" if spec.secret else f" (got {raw!r})"
             raise SettingsError(spec.env, f"expected {spec.expected}{shown}: {exc}") from None
         values[spec.name] = Secret(parsed) if spec.secret else parsed
-    values["data_dir"] = Path(values["data_dir"]).expanduser()
-    settings = Settings(**values, config_file=Path(config_path) if config_path else None)
+    values["data_dir"] = Path(values["data_dir"]).expanduser() if values["data_dir"] else default_data_dir()
+    settings = Settings(
+        **values, config_file=Path(config_path) if config_path else None, defaulted=frozenset(defaulted)
+    )
     return settings.replace(**overrides) if overrides else settings

@@ -20,8 +20,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "data_dir",
         p.text,
-        "./var",
-        "Directory for the local store, generated dev keys and the embedded warehouse.",
+        "",
+        "Directory for the local store, generated dev keys and the embedded warehouse. Empty means `var` in "
+        "the checkout ga4gw runs from, wherever the command is run (./var when installed outside a checkout).",
         "a directory path",
     ),
     SettingSpec(

@@ -44,7 +44,16 @@ from gateway.stores.outbox import Outbox
 from identity import PERSON_KINDS, Identifier, IdentityError, Kind, Linked, Pseudonymizer, normalize_email
 from warehouse import EventRow, Warehouse
 
-__all__ = ["ErasureRequest", "ErasureResult", "Stores", "erase", "parse_request"]
+__all__ = [
+    "ErasureRequest",
+    "ErasureResult",
+    "Stores",
+    "erase",
+    "is_raw",
+    "parse_request",
+    "pseudonymised",
+    "unknown_detail",
+]
 
 log = logging.getLogger(__name__)
 
@@ -152,17 +161,34 @@ def _seeds(request: ErasureRequest, pseudonymizer: Pseudonymizer) -> tuple[dict[
     for i, text in enumerate(request.identifiers):
         field = "identifier" if len(request.identifiers) == 1 else f"identifiers[{i}]"
         identifier = Identifier.parse(text)
-        prefix = _PREFIX.get(identifier.kind)
-        if prefix is None or _PSEUDONYM.fullmatch(identifier.value):
-            seeds[identifier] = field
-        elif identifier.kind is Kind.EMAIL:
-            seeds.update(dict.fromkeys(_emails(pseudonymizer, identifier.value), field))
-        else:
-            if identifier.kind is Kind.RECIPIENT:
-                keys.add(identifier.value)
-            candidates = pseudonymizer.candidates(prefix, identifier.value)
-            seeds.update({Identifier(identifier.kind, c): field for c in candidates})
+        if identifier.kind is Kind.RECIPIENT and is_raw(identifier):
+            keys.add(identifier.value)
+        seeds.update(dict.fromkeys(pseudonymised(identifier, pseudonymizer), field))
     return seeds, keys
+
+
+def is_raw(identifier: Identifier) -> bool:
+    """A raw value (``email:jane@example.com``, ``recipient:sub-1``) of a kind the graph keeps as a pseudonym."""
+    return identifier.kind in _PREFIX and not _PSEUDONYM.fullmatch(identifier.value)
+
+
+def unknown_detail(identifier: Identifier) -> str:
+    """What to say when no edge names ``identifier``, without repeating a raw value (it may be an email)."""
+    if is_raw(identifier):
+        return f"no edge names the {identifier.kind.value} given, nor its pseudonyms under any key"
+    return f"no edge names {identifier.key}"
+
+
+def pseudonymised(identifier: Identifier, pseudonymizer: Pseudonymizer) -> list[Identifier]:
+    """The identifiers the graph may hold for ``identifier``: itself when it is a pseudonym or of a kind kept
+    as given (client ids, devices); else its pseudonyms under every key, as erasure and ``explain`` look them up."""
+    if not is_raw(identifier):
+        return [identifier]
+    if identifier.kind is Kind.EMAIL:
+        return _emails(pseudonymizer, identifier.value)
+    return [
+        Identifier(identifier.kind, c) for c in pseudonymizer.candidates(_PREFIX[identifier.kind], identifier.value)
+    ]
 
 
 def _emails(pseudonymizer: Pseudonymizer, email: str) -> list[Identifier]:

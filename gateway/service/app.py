@@ -28,6 +28,7 @@ from gateway.api import (
     links_api,
     mp_ingest,
     openapi,
+    operator_api,
 )
 from gateway.api.auth import TokenAuthority
 from gateway.api.ratelimit import RateLimitMiddleware, RateLimits, rate_limited_response
@@ -171,7 +172,7 @@ def _middleware(settings: Settings, edge: Edge, rate_limits: RateLimits) -> list
 
 def create_app(settings: Settings) -> Starlette:
     """Build the gateway app. Nothing is opened (store, warehouse, threads) until the lifespan starts."""
-    keys = load_keyrings(settings)
+    keys = load_keyrings(settings, generate=True)
     revocations = Revocations.in_dir(settings.data_dir)
     authority = TokenAuthority(keys.api, revoked=revocations.token_revoked)
     rate_limits = RateLimits(settings.rate_auth_failures, settings.rate_api, settings.rate_mp)
@@ -275,6 +276,7 @@ def create_app(settings: Settings) -> Starlette:
             *erasure_api.routes(),
             *mp_ingest.routes(),
             *ga4_status_api.routes(),
+            *operator_api.routes(),
             *attribution_api.routes(),
             *ga4_debug.routes(),
             *health.routes(),

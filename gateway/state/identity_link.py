@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from identity import (
     Edge,
+    Explanation,
     GraphConfig,
     Identifier,
     IdentityError,
@@ -34,6 +35,8 @@ from identity import (
     Linked,
     Pseudonymizer,
     Resolution,
+    UnknownIdentifier,
+    explain,
     linked,
     person_id_of,
     without,
@@ -112,6 +115,17 @@ def edges_of(row: EventRow, pseudonymizer: Pseudonymizer) -> list[Edge]:
     return [Edge(ids[0], other, source, at) for other in ids[1:]]
 
 
+def explain_first(graph: IdentityGraph, candidates: Sequence[Identifier]) -> Explanation:
+    """The explanation of the first of ``candidates`` (an identifier, or a raw value's pseudonyms under every key)
+    that an edge names; ``UnknownIdentifier`` naming the first when none is."""
+    for candidate in candidates:
+        try:
+            return explain(graph, candidate)
+        except UnknownIdentifier:
+            continue
+    raise UnknownIdentifier(candidates[0].key)
+
+
 class IdentityLink:
     """The graph the relay resolves with, fed by the pipeline. Thread-safe; loads from the warehouse once."""
 
@@ -150,6 +164,17 @@ class IdentityLink:
         """Every identifier of the person behind ``seeds``, never through a shared one (``identity.linked``)."""
         with self._lock:
             return linked(self._graph, seeds)
+
+    @property
+    def edge_count(self) -> int:
+        with self._lock:
+            return self._graph.edge_count
+
+    def explain(self, candidates: Sequence[Identifier]) -> Explanation:
+        """``explain_first`` on the graph the gateway runs with (the lock is held while it walks the person's
+        edges: an operator's question, rare, and it sees the edges as the relay does)."""
+        with self._lock:
+            return explain_first(self._graph, candidates)
 
     def forget(self, identifiers: Iterable[Identifier]) -> int:
         """Erasure: rebuild the graph without the edges naming ``identifiers``; returns how many edges went."""

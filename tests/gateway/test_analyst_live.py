@@ -382,6 +382,7 @@ def test_cli_sql_is_checked_the_same_way_with_and_without_a_gateway(live_gateway
     assert "table function file()" in through.stderr
     assert "root:" not in through.stdout
     alone = dict(live_gateway.env, GA4GW_DATA_DIR=str(tmp_path / "alone"))
+    assert run_cli("migrate", env=alone).returncode == 0  # a warehouse of its own, which sql never creates
     direct = run_cli("sql", "SELECT * FROM file('/etc/passwd', 'LineAsString')", env=alone)
     assert direct.returncode == 1
     assert "table function file()" in direct.stderr

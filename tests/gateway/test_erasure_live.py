@@ -41,7 +41,7 @@ from gateway.config.settings import load_settings
 from identity import Pseudonymizer
 from warehouse import Warehouse, migrate
 settings = load_settings()
-p = Pseudonymizer(load_keyrings(settings).pseudonym.keys)
+p = Pseudonymizer(load_keyrings(settings, generate=True).pseudonym.keys)  # the keys the gateway will use
 wh = Warehouse.connect(settings.dsn)
 migrate(wh)
 now = datetime.now(UTC)

@@ -19,7 +19,7 @@ import pytest
 
 from gateway.api.ingest import server_row
 from gateway.ga4.payloads import PayloadBuilder, Skip
-from tests.conftest import LiveGateway, clean_env, run_cli
+from tests.conftest import LiveGateway, clean_env, configured_keys, run_cli
 from tests.gateway.ga4.conftest import PSEUDONYMS, granting
 
 pytestmark = pytest.mark.live
@@ -73,7 +73,8 @@ def sql(env: dict[str, str], query: str) -> str:
 def test_without_a_gateway_ndjson_and_csv_import_once_pseudonymised_and_bad_lines_store_nothing(
     tmp_path: Path,
 ) -> None:
-    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"))
+    # Keys configured, as no gateway ever ran on this directory to generate them (only `ga4gw serve` does).
+    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), **configured_keys())
     assert run_cli("migrate", env=env).returncode == 0
     events = history(datetime.now(UTC) - timedelta(days=300))
     bad = write_ndjson(tmp_path / "bad.ndjson", [*events[:2], {**events[2], "time": "2099-01-01T00:00:00Z"},

@@ -13,7 +13,7 @@ from gateway.config.keys import load_keyrings
 from gateway.config.settings import load_settings
 from gateway.edge.links import LinkSigner, TokenKind
 from identity import Pseudonymizer
-from tests.conftest import ROOT, LiveGateway, clean_env, run_cli
+from tests.conftest import ROOT, LiveGateway, clean_env, configured_keys, run_cli
 
 pytestmark = pytest.mark.live
 
@@ -107,7 +107,8 @@ def test_bodies_that_are_not_json_or_too_large(live_gateway: LiveGateway) -> Non
 
 
 def test_cli_signs_links_and_rewrites_html(tmp_path: Path) -> None:
-    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example")
+    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example",
+                    **configured_keys())  # fmt: skip
     urls = ["https://shop.example/1", "https://shop.example/2", "https://shop.example/3"]
     signed = run_cli("links", "sign", "--campaign", "c1", "--recipient", "sub-9", *urls, env=env)
     assert signed.returncode == 0, signed.stderr

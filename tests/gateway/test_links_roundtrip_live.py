@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LiveGateway, clean_env, run_cli, start_gateway
+from tests.conftest import LiveGateway, clean_env, configured_keys, run_cli, start_gateway
 
 pytestmark = pytest.mark.live
 
@@ -135,7 +135,8 @@ def test_unsignable_urls_are_refused_at_signing_naming_the_field(client: httpx.C
 
 
 def test_cli_refuses_unsignable_urls_with_exit_2(tmp_path: Path) -> None:
-    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example")
+    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example",
+                    **configured_keys())  # fmt: skip
     for url in ("http://", "https://[::1/"):
         bad = run_cli("links", "sign", "--campaign", "c1", "--recipient", "r", url, env=env)
         assert bad.returncode == 2, bad.stderr
@@ -193,7 +194,8 @@ def test_an_ordinary_recipient_key_gets_no_warning(client: httpx.Client) -> None
 
 
 def test_cli_pseudonymises_an_email_recipient_and_warns_on_stderr(tmp_path: Path) -> None:
-    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example")
+    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example",
+                    **configured_keys())  # fmt: skip
     signed = run_cli(
         "links", "sign", "--campaign", "c1", "--recipient", "jane@example.com", "https://x.example/", env=env
     )
@@ -223,7 +225,8 @@ def test_html_with_links_that_cannot_be_tracked_answers_200_listing_them(client:
 
 
 def test_cli_rewrite_reports_untracked_links_instead_of_a_traceback(tmp_path: Path) -> None:
-    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example")
+    env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"), GA4GW_PUBLIC_URL="https://t.shop.example",
+                    **configured_keys())  # fmt: skip
     done = run_cli("rewrite", "--campaign", "c1", "--recipient", "sub-9", env=env, stdin=_BUTTON)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

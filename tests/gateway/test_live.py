@@ -114,12 +114,16 @@ def test_cli_sql_goes_through_the_running_gateway(live_gateway: LiveGateway) -> 
 
 def test_cli_sql_opens_the_warehouse_when_no_gateway_runs(tmp_path: Path) -> None:
     env = clean_env(GA4GW_DATA_DIR=str(tmp_path / "data"))
+    nothing = run_cli("sql", "-v", "SELECT 1", env=env)  # no warehouse there: none is made to say "no table events"
+    assert nothing.returncode == 2
+    assert "GA4GW_DATA_DIR" in nothing.stderr
+    assert not (tmp_path / "data" / "warehouse").exists()
+    migrated = run_cli("migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
     result = run_cli("sql", "-v", "SELECT 1", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1\n"
     assert "opening" in result.stderr
-    migrated = run_cli("migrate", env=env)
-    assert migrated.returncode == 0, migrated.stderr
     assert run_cli("sql", "SELECT count() FROM events", env=env).stdout == "0\n"
 
 

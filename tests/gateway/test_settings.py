@@ -14,8 +14,8 @@ KEY = "k1:" + "s" * 40
 
 def test_defaults_need_no_settings() -> None:
     settings = load_settings({})
-    assert settings.data_dir == Path("var")
-    assert settings.dsn == "chdb://var/warehouse"
+    assert settings.data_dir == ROOT / "var"  # the checkout's, wherever the command runs (test_cli_place.py)
+    assert settings.dsn == f"chdb://{ROOT / 'var' / 'warehouse'}"
     assert settings.port == 8080
     assert settings.clickhouse_cluster == ""
     assert settings.retention_months == 14
