@@ -15,7 +15,10 @@ comes back after its own time; the load goes on until both have caught up.
   same data directory and port with the embedded warehouse, which then drains the outbox it inherited.
   What this does not exercise: a server coming back while the same process waits for it (the link's
   reconnect loop is covered by tests/gateway/test_live.py instead); the restart costs a few seconds of
-  refused clicks, which are counted and are not acknowledged.
+  refused clicks, which are counted and are not acknowledged. And because this gateway starts without
+  its warehouse, the relay takes nothing until the consent ledger has loaded from it (by design: a
+  withdrawal could be missed), so GA4 is held back at least as long as the warehouse is away; a gateway
+  that loses its warehouse while running keeps relaying.
 
 The outbox's depth is sampled each second from its SQLite files; the catch-up of the warehouse is the
 time from its return until the oldest event not yet in it is under 5 s old (``/readyz``), that of GA4

@@ -8,6 +8,7 @@ request it answered.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
@@ -52,6 +53,7 @@ class Counts:
     ga4_twice: int = 0  # events relayed more than once
     ga4_missing: int = 0  # stored clicks GA4 never received
     ga4_dead: int = 0  # deliveries the relay gave up on (dead letters)
+    ga4_possible: int = 0  # clicks in requests the ledger counts as possibly duplicated (ambiguous attempts)
 
     def add(self, other: Counts) -> None:
         for f in fields(self):
@@ -109,9 +111,12 @@ def ga4_drained(data_dir: Path, timeout: float) -> bool:
     return False
 
 
-def dead_deliveries(data_dir: Path) -> int:
+def ledger_counts(data_dir: Path) -> tuple[int, int]:
+    """(dead deliveries, clicks in deliveries with an ambiguous attempt): what the gateway itself admits."""
     with _ro(data_dir / "ga4_ledger.sqlite3") as db:
-        return int(db.execute("SELECT count(*) FROM deliveries WHERE state = 'dead'").fetchone()[0])
+        dead = db.execute("SELECT count(*) FROM deliveries WHERE state = 'dead'").fetchone()[0]
+        idx = db.execute("SELECT idx FROM deliveries WHERE ambiguous > 0").fetchall()
+    return int(dead), sum(len(json.loads(row[0])) for row in idx)
 
 
 def count(gateway: Gateway, acked: set[int], standin: StandIn) -> Counts:
@@ -130,6 +135,7 @@ def count(gateway: Gateway, acked: set[int], standin: StandIn) -> Counts:
         if event.get("name") == "email_click"
     )
     ga4_events = sum(users.values())
+    dead, possible = ledger_counts(gateway.data_dir)
     return Counts(
         acknowledged=len(acked),
         stored=len(stored),
@@ -142,5 +148,6 @@ def count(gateway: Gateway, acked: set[int], standin: StandIn) -> Counts:
         ga4_distinct=len(users),
         ga4_twice=ga4_events - len(users),
         ga4_missing=max(0, len(stored) - len(users)),
-        ga4_dead=dead_deliveries(gateway.data_dir),
+        ga4_dead=dead,
+        ga4_possible=possible,
     )
