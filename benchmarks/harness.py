@@ -93,7 +93,8 @@ class Gateway:
         env.update(self.settings or {})
         return env
 
-    def start(self) -> Gateway:
+    def start(self, *, ready: str = "/readyz") -> Gateway:
+        """Start and wait until ``ready`` answers 200 (``/healthz`` when the warehouse is meant to be away)."""
         command = [sys.executable, "-m", "gateway", "serve", "--port", str(self.port)]
         with (self.data_dir / "gateway.log").open("ab") as log:
             self.proc = subprocess.Popen(pinned(0, command), env=self.env(), cwd=self.root, stdout=log, stderr=log)
@@ -102,7 +103,7 @@ class Gateway:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the gateway exited with {self.proc.returncode}; see {self.data_dir}/gateway.log")
             try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                if httpx.get(self.url + ready, timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -151,13 +152,26 @@ def signer_for(gateway: Gateway) -> LinkSigner:
     return LinkSigner(keys.signing, gateway.url, Pseudonymizer(keys.pseudonym.keys))
 
 
-def write_paths(path: Path, signer: LinkSigner, count: int, *, kind: TokenKind, campaign: str, offset: int = 0) -> None:
-    """``count`` distinct request paths (distinct recipients and links); clicks carry their number as ``n``."""
+def write_paths(
+    path: Path,
+    signer: LinkSigner,
+    count: int,
+    *,
+    kind: TokenKind,
+    campaign: str,
+    offset: int = 0,
+    recipients: int = 5000,
+) -> None:
+    """``count`` distinct request paths (``recipients`` distinct recipients); clicks carry their number as ``n``.
+
+    With ``recipients`` at least ``count`` every click has its own recipient, hence its own GA4 user id: the
+    soak counts clicks relayed twice by that id.
+    """
     sent = int(time.time()) - 3600
     lines = []
     for i in range(offset, offset + count):
         token = LinkToken(
-            kind=TokenKind.CLICK, campaign_id=campaign, recipient=f"sub-{i % 5000}", link_id=str(i % 7 + 1),
+            kind=TokenKind.CLICK, campaign_id=campaign, recipient=f"sub-{i % recipients}", link_id=str(i % 7 + 1),
             url=f"https://shop.example/p?n={i}", variant="AB"[i % 2], sent_at=sent,
         )  # fmt: skip
         url = signer.click_url(token) if kind is TokenKind.CLICK else signer.pixel_url(token)
