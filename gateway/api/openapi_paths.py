@@ -27,6 +27,7 @@ from . import (
     ingest,
     links_api,
     mp_ingest,
+    operator_api,
 )
 from .openapi_schemas import SCHEMAS, ref
 
@@ -218,6 +219,37 @@ OPERATIONS: tuple[Operation, ...] = (
         "The running gateway's GA4 relay",
         "ga4:read",
         responses={"200": _answer("Mode, origin, measurement id and the ledger's counts.", ref("Ga4Status"))},
+    ),
+    Operation(
+        "/v1/settings",
+        "get",
+        operator_api.get_settings,
+        "The running gateway's effective settings",
+        "admin",
+        responses={
+            "200": _answer("Every setting, secrets masked, and where this gateway runs.", ref("EffectiveSettings"))
+        },
+    ),
+    Operation(
+        "/v1/identity/explain",
+        "get",
+        operator_api.explain_identifier,
+        "Who the identity graph says is behind an identifier",
+        "identity:read",
+        parameters=[
+            _query(
+                "identifier",
+                "kind:value; a raw email or subscriber key is pseudonymised as erasure does.",
+                {"type": "string", "examples": ["email:ann@example.com"]},
+                required=True,
+            )
+        ],
+        responses={
+            "200": _answer("The person and the edges that join the identifier.", ref("IdentityExplanation")),
+            "404": _answer("No edge names the identifier.", ref("Error")),
+            "422": {"$ref": "#/components/responses/Invalid"},
+            "503": _answer("The identity graph is still loading.", ref("Error")),
+        },
     ),
     Operation(
         "/v1/attribution",

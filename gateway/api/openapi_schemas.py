@@ -370,6 +370,30 @@ _REPORTS: dict[str, Schema] = {
         ("dry_run", "origin", "measurement_id", "outbox_waiting", "queued_deliveries", "gateway"),
         description="The relay of the running gateway; never its API secret.",
     ),
+    "EffectiveSettings": _object(
+        {
+            "settings": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Every GA4GW_* setting as this gateway runs with it; secrets as (set) or (empty).",
+            },
+            "gateway": _object(
+                {"pid": {"type": "integer"}, "url": {"type": "string"}, "data_dir": {"type": "string"}},
+                ("pid", "url", "data_dir"),
+            ),
+        },
+        ("settings", "gateway"),
+        description="The running gateway's effective settings (what ga4gw settings prints).",
+    ),
+    "IdentityExplanation": _object(
+        {
+            "identifier": {"type": "string", "description": "The identifier found, as kind:pseudonym."},
+            "person_id": {"type": "string"},
+            "lines": {"type": "array", "items": {"type": "string"}, "description": "The edges that join it."},
+        },
+        ("identifier", "person_id", "lines"),
+        description="Who the identity graph says is behind an identifier; pseudonyms only.",
+    ),
 }
 
 _SERVICE: dict[str, Schema] = {

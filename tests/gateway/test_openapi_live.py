@@ -28,6 +28,7 @@ from gateway.api.openapi import CSP, OPERATIONS, document
 from gateway.config.settings import load_settings
 from gateway.service.app import create_app
 from tests.conftest import LiveGateway, run_cli, start_gateway
+from tests.gateway.ga4.conftest import wait_for
 from tests.gateway.ga4.test_relay_live import HUMAN_UA
 
 pytestmark = pytest.mark.live
@@ -155,6 +156,20 @@ def test_each_documented_example_is_answered_as_documented(gw: LiveGateway) -> N
     assert conforms(answer, "/v1/ga4/status", "get", 200)["dry_run"] is True
     answer = httpx.get(url + "/v1/attribution", params={"model": "linear"}, headers=_auth(gw, "reports:read"))
     conforms(answer, "/v1/attribution", "get", 200)
+    answer = httpx.get(url + "/v1/settings", headers=_auth(gw, "admin"))
+    assert conforms(answer, "/v1/settings", "get", 200)["settings"]["GA4GW_PORT"] == str(urlsplit(url).port)
+    wait_for(lambda: httpx.get(url + "/v1/identity/explain", params={"identifier": "email:ann@example.com"},
+                               headers=_auth(gw, "identity:read")).status_code == 200)  # fmt: skip
+    answer = httpx.get(url + "/v1/identity/explain", params={"identifier": "email:ann@example.com"},
+                       headers=_auth(gw, "identity:read"))  # fmt: skip
+    assert "ann@example.com" not in conforms(answer, "/v1/identity/explain", "get", 200)["identifier"]
+    answer = httpx.get(
+        url + "/v1/identity/explain", params={"identifier": "nokind"}, headers=_auth(gw, "identity:read")
+    )
+    conforms(answer, "/v1/identity/explain", "get", 422)
+    answer = httpx.get(url + "/v1/identity/explain", params={"identifier": "email:nobody@example.com"},
+                       headers=_auth(gw, "identity:read"))  # fmt: skip
+    conforms(answer, "/v1/identity/explain", "get", 404)
     runs = example("/v1/attribution/runs", "post")
     valid("/v1/attribution/runs", "post", runs)
     answer = httpx.post(url + "/v1/attribution/runs", json=runs, headers=_auth(gw, "attribution:run"))
