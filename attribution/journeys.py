@@ -13,12 +13,13 @@ Rules (the README's attribution section says the same):
     ``email``, weight ``open_weight`` (0 leaves opens out).
   - ``visit``: a ``session_start`` or a ``page_view`` from the shop's backend, Measurement Protocol or an import
     (source ``server``, ``mp`` or ``import``). Channel ``<source> / <medium>`` in lower case (an empty one reads
-    ``(not set)``), or
-    ``direct`` for GA's direct conventions (``channels.is_direct_sql``: no source, ``(direct)``, ``(not set)``;
-    no medium, ``(none)``). A page view without a source is a landing, so a direct touch, only when the person
-    has no visit or email click in the 30 minutes before (else it is a page of that session); a session start
-    always is a touch. A visit whose medium is ``email`` is the landing of an email click already counted as
-    the click, so it is left out. Weight 1.
+    ``(not set)``), or ``direct`` for GA's direct conventions (``channels.is_direct_sql``: no source,
+    ``(direct)``, ``(not set)``; no medium, ``(none)``). A page view without a source is a landing, so a direct
+    touch, only when the person has no visit or email click in the 30 minutes before (else it is a page of that
+    session). A session start is a touch, except one without a source within 30 minutes of an email click: the
+    shop's session start for the session the click opened is that click's landing (GA4 gives that session to the
+    email). A visit whose medium is ``email`` is the landing of an email click already counted as the click, so
+    it is left out. Weight 1.
   Each touch also carries GA4's default channel group (``channels.default_channel_sql``; email is ``Email``).
 - Touches are ordered by time, then event id, so equal times never depend on the order rows were stored in.
 - A conversion with no touch gets one row of kind ``none``, channel and default channel ``(none)``: every
@@ -60,17 +61,19 @@ _VISITS = """
         lower(trimBoth(params['medium'])) AS med,
         params['campaign'] AS campaign_name,
         $direct AS direct,
-        lagInFrame(toNullable(event_time)) OVER (
-            -- a session start first: the page view sent with it at the same moment is a page of its session
-            PARTITION BY person_key ORDER BY event_time, event_name != 'session_start', event_id
-            ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
-        ) AS previous
+        lagInFrame(toNullable(event_time)) OVER w AS previous,
+        lagInFrame(source) OVER w AS previous_source
     FROM $events
     WHERE event_time >= {touch_from:DateTime64(3, 'UTC')} - INTERVAL 30 MINUTE
       AND event_time < {until:DateTime64(3, 'UTC')}
       AND person_key != ''
       AND ((source = 'click' AND $person)
-           OR (source IN ('server', 'mp', 'import') AND event_name IN ('session_start', 'page_view')))"""
+           OR (source IN ('server', 'mp', 'import') AND event_name IN ('session_start', 'page_view')))
+    WINDOW w AS (
+        -- a session start first: the page view sent with it at the same moment is a page of its session
+        PARTITION BY person_key ORDER BY event_time, event_name != 'session_start', event_id
+        ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+    )"""
 
 _TOUCHES = """
     SELECT
@@ -86,8 +89,9 @@ _TOUCHES = """
     WHERE t >= {touch_from:DateTime64(3, 'UTC')}
       AND (source = 'click'
            OR (med != 'email'
-               AND (event_name = 'session_start' OR NOT direct OR previous IS NULL
-                    OR dateDiff('millisecond', assumeNotNull(previous), t) > {session_ms:Int64})))
+               AND (NOT direct OR previous IS NULL
+                    OR dateDiff('millisecond', assumeNotNull(previous), t) > {session_ms:Int64}
+                    OR (event_name = 'session_start' AND previous_source != 'click'))))
     UNION ALL
     SELECT
         person_key, event_time AS t, event_id, 'open' AS kind, 'email' AS channel, 'Email' AS default_channel,

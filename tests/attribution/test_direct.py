@@ -39,6 +39,10 @@ def test_direct_conventions_landings_and_last_non_direct(warehouse: Warehouse) -
         _row("dee", 0, "session_start", params={"source": "Google", "medium": "CPC"}),
         _row("dee", 60, "session_start", params={"source": "newsletter", "medium": "email"}),
         _row("dee", 120, "session_start", params={"source": "(direct)", "medium": "(none)"}), _buy("dee", 130),
+        # Eve: the shop's session start without a source, sent for the session the email click opened, is that
+        # click's landing (GA4 would give the session to the email), not a direct visit after it.
+        _row("eve", 0, "email_click", source="click", recipient="eve", campaign_id="c", verdict="human"),
+        _row("eve", 1, "session_start"), _row("eve", 2, "page_view"), _buy("eve", 10),
     ])  # fmt: skip
     run_attribution(warehouse, AttributionConfig(), models=("last_touch", "last_non_direct"), until=UNTIL)
     paths = warehouse.rows("SELECT transaction_id, path, default_path FROM attribution_paths ORDER BY ALL")
@@ -47,6 +51,7 @@ def test_direct_conventions_landings_and_last_non_direct(warehouse: Warehouse) -
         ("T-bob", "email", "Email"),
         ("T-cy", "direct > direct", "Direct > Direct"),
         ("T-dee", "google / cpc > direct", "Paid Search > Direct"),
+        ("T-eve", "email", "Email"),
     ]
     ann = warehouse.rows("SELECT touch_event_id FROM attribution_touches WHERE person_key = 'ann' ORDER BY ALL")
     assert ann == [("ann-0-session_start",), ("ann-45-page_view",)]
