@@ -29,8 +29,12 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
 
 @pytest.fixture(scope="module")
 def direct(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of a data directory no gateway owns: ``ga4gw sql`` opens the warehouse itself."""
-    return clean_env(GA4GW_DATA_DIR=str(tmp_path_factory.mktemp("sqldirect") / "data"))
+    """The environment of a data directory no gateway owns: ``ga4gw sql`` opens the warehouse itself (once
+    ``ga4gw migrate`` made it: the CLI never makes a warehouse where none is, issue 16)."""
+    env = clean_env(GA4GW_DATA_DIR=str(tmp_path_factory.mktemp("sqldirect") / "data"))
+    made = run_cli("migrate", env=env)
+    assert made.returncode == 0, made.stderr
+    return env
 
 
 @pytest.fixture(params=["gateway", "direct"])
